@@ -1,0 +1,1 @@
+"""The ``/__admin`` JSON API: everything the UI does, scriptable."""

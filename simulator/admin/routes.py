@@ -1,0 +1,247 @@
+"""``/__admin`` routes: thin wrappers over the services, JSON in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from flask import Blueprint, Response, jsonify, request
+
+from .. import accounts, journal, reset
+from ..catalog import repository
+from ..errors import AdminError, NotFound
+from ..punchout import cart, checkout, sessions
+from ..web import context
+
+bp = Blueprint("admin", __name__, url_prefix="/__admin")
+
+MAX_LIMIT = 500
+
+
+def _body() -> Any:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise AdminError(400, "invalid_json", "The body must be JSON (Content-Type: application/json).")
+    return data
+
+
+def _page(default: int = 50) -> tuple[int, int]:
+    try:
+        limit = int(request.args.get("limit", default))
+        offset = int(request.args.get("offset", 0))
+    except ValueError as exc:
+        raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.") from exc
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise AdminError(400, "invalid_paging", f"limit must be 1 to {MAX_LIMIT} and offset 0 or more.")
+    return limit, offset
+
+
+def _list(items: list[Any], total: int) -> Response:
+    return jsonify({"items": items, "total": total})
+
+
+@bp.get("/health")
+def health() -> Response:
+    ctx = context()
+    ctx.conn.execute("SELECT 1").fetchone()
+    return jsonify({"status": "ok", "dtd_validation": ctx.dtds.available})
+
+
+@bp.post("/reset")
+def reset_all() -> Response:
+    reset.reset_runtime_state(context().conn)
+    return jsonify({"status": "reset"})
+
+
+@bp.get("/accounts")
+def list_accounts() -> Response:
+    limit, offset = _page(100)
+    items, total = accounts.list_accounts(context().conn, limit, offset)
+    return _list([a.to_json() for a in items], total)
+
+
+@bp.post("/accounts")
+def create_account() -> tuple[Response, int]:
+    account = accounts.create_account(context().conn, _body())
+    return jsonify(account.to_json()), 201
+
+
+@bp.get("/accounts/<account_id>")
+def get_account(account_id: str) -> Response:
+    return jsonify(accounts.get_account(context().conn, account_id).to_json())
+
+
+@bp.patch("/accounts/<account_id>")
+def patch_account(account_id: str) -> Response:
+    return jsonify(accounts.patch_account(context().conn, account_id, _body()).to_json())
+
+
+@bp.get("/accounts/<account_id>/users")
+def list_users(account_id: str) -> Response:
+    conn = context().conn
+    accounts.get_account(conn, account_id)
+    users = accounts.list_users(conn, account_id)
+    return _list([u.to_json() for u in users], len(users))
+
+
+@bp.post("/accounts/<account_id>/users")
+def create_user(account_id: str) -> tuple[Response, int]:
+    conn = context().conn
+    accounts.get_account(conn, account_id)
+    data = _body()
+    if not isinstance(data, dict) or not isinstance(data.get("email"), str):
+        raise AdminError(400, "invalid_user", "The body must be an object with an email.")
+    roles = data.get("roles", ["punchout"])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise AdminError(400, "invalid_user", "roles must be a list of role names.")
+    user = accounts.create_user(
+        conn,
+        account_id,
+        data["email"],
+        name=str(data.get("name", "")),
+        roles=tuple(roles),
+        registered=bool(data.get("registered", True)),
+    )
+    return jsonify(user.to_json()), 201
+
+
+@bp.get("/journal")
+def journal_list() -> Response:
+    limit, offset = _page()
+    direction = request.args.get("direction")
+    if direction not in (None, "in", "out"):
+        raise AdminError(400, "invalid_filter", "direction must be 'in' or 'out'.")
+    items, total = journal.search(
+        context().conn,
+        doc_type=request.args.get("type"),
+        direction=direction,
+        account_id=request.args.get("account_id"),
+        session_id=request.args.get("session_id"),
+        limit=limit,
+        offset=offset,
+    )
+    return _list(items, total)
+
+
+@bp.get("/journal/<int:entry_id>")
+def journal_entry(entry_id: int) -> Response:
+    return jsonify(journal.get(context().conn, entry_id))
+
+
+def _product_json(product: Any) -> dict[str, Any]:
+    data = {k: v for k, v in vars(product).items()}
+    for key in ("list_price", "business_price"):
+        data[key] = str(data[key])
+    data["tiers"] = [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in product.tiers]
+    return data
+
+
+@bp.get("/catalog/search")
+def catalog_search() -> Response:
+    limit, offset = _page(20)
+    locale = request.args.get("locale", "en_US")
+    if locale not in ("en_US", "de_DE"):
+        raise AdminError(400, "invalid_locale", "locale must be en_US or de_DE.")
+    page = repository.search(
+        context().conn,
+        request.args.get("q", ""),
+        locale=locale,
+        category=request.args.get("category") or None,
+        limit=min(limit, 100),
+        offset=offset,
+    )
+    return _list([_product_json(p) for p in page.items], page.total)
+
+
+@bp.get("/catalog/products/<asin>")
+def catalog_product(asin: str) -> Response:
+    locale = request.args.get("locale", "en_US")
+    if locale not in ("en_US", "de_DE"):
+        raise AdminError(400, "invalid_locale", "locale must be en_US or de_DE.")
+    product = repository.get_product(context().conn, asin, locale)
+    if product is None:
+        raise NotFound("product", asin)
+    return jsonify(_product_json(product))
+
+
+def _session_json(session: sessions.Session) -> dict[str, Any]:
+    data = session.to_json()
+    c = cart.load(context().conn, session)
+    data["cart"] = {
+        "currency": c.currency,
+        "total": str(c.total),
+        "shipping": str(c.shipping),
+        "tax": str(c.tax),
+        "items": [
+            {
+                "asin": line.product.asin,
+                "title": line.product.title,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+                "subtotal": str(line.subtotal),
+            }
+            for line in c.lines
+        ],
+    }
+    return data
+
+
+@bp.get("/sessions")
+def list_sessions() -> Response:
+    limit, offset = _page()
+    items, total = sessions.find(
+        context().conn,
+        buyer_cookie=request.args.get("buyer_cookie"),
+        account_id=request.args.get("account_id"),
+        limit=limit,
+        offset=offset,
+    )
+    return _list([_session_json(s) for s in items], total)
+
+
+@bp.get("/sessions/<session_id>")
+def get_session(session_id: str) -> Response:
+    return jsonify(_session_json(sessions.get(context().conn, session_id)))
+
+
+@bp.post("/sessions/<session_id>/cart/items")
+def add_cart_item(session_id: str) -> tuple[Response, int]:
+    conn = context().conn
+    session = sessions.get(conn, session_id)
+    data = _body()
+    if not isinstance(data, dict) or not isinstance(data.get("asin"), str):
+        raise AdminError(400, "invalid_item", 'The body must be {"asin": "...", "quantity": N}.')
+    cart.add(conn, session, data["asin"], data.get("quantity", 1))
+    return jsonify(_session_json(sessions.get(conn, session_id))), 201
+
+
+@bp.post("/sessions/<session_id>/checkout")
+def checkout_session(session_id: str) -> Response:
+    ctx = context()
+    session = sessions.get(ctx.conn, session_id)
+    data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict):
+        raise AdminError(400, "invalid_body", 'The body must be {"deliver": bool, "cancel": bool}.')
+    returned = checkout.return_cart(ctx, session, cancel=bool(data.get("cancel", False)))
+    result: dict[str, Any] = {
+        "session_id": returned.session_id,
+        "payload_id": returned.payload_id,
+        "journal_id": returned.journal_id,
+        "action": returned.action,
+        "target": returned.target,
+        "fields": returned.fields,
+        "cxml": returned.xml.decode("utf-8"),
+        "delivered": None,
+    }
+    if data.get("deliver"):
+        result["delivered"] = _deliver(returned)
+    return jsonify(result)
+
+
+def _deliver(returned: checkout.ReturnedCart) -> dict[str, Any]:
+    """Post the return form to BrowserFormPost from the server, as the shopper's browser would."""
+    try:
+        reply = requests.post(returned.action, data=returned.fields, timeout=30, allow_redirects=False)
+    except requests.RequestException as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": reply.ok, "http_status": reply.status_code, "body": reply.text[:2000]}

@@ -1,0 +1,86 @@
+"""Settings of one simulator instance: command-line flags, ``PUNCHOUT_SIM_*`` variables, defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PUNCHOUT_SIM_"
+DEFAULT_DTD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "cxml" / "dtd"
+
+
+@dataclass(frozen=True)
+class SupplierIdentity:
+    """Who the simulator says it is in the documents it sends (Amazon's identity by default).
+
+    Amazon's PunchOutOrderMessage carries two credentials in From and Sender, DUNS 128990368 and
+    NetworkId "Amazon" (protocol.md §3, seen in US 2024 and DE 2021 captures).
+    """
+
+    duns: str = "128990368"
+    network_id: str = "Amazon"
+    payload_domain: str = "amazon.com"
+    user_agent: str = "PunchOut Simulator 0.1.0 (Amazon Business PunchOut stand-in)"
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./var")
+    catalog_size: int = 5000
+    seed: int = 1
+    public_url: str | None = None
+    dtd_dir: Path | None = None
+    workers: int = 1
+    session_ttl: int = 900
+    max_body_bytes: int = 5 * 1024 * 1024
+    dev: bool = False
+    supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "simulator.sqlite3"
+
+    @property
+    def base_url(self) -> str:
+        """The base of every absolute URL the simulator hands out (StartPage, ProfileResponse)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_CONVERTERS: dict[str, Any] = {
+    "port": int,
+    "catalog_size": int,
+    "seed": int,
+    "workers": int,
+    "session_ttl": int,
+    "max_body_bytes": int,
+    "data_dir": Path,
+    "dtd_dir": Path,
+    "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+}
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read ``PUNCHOUT_SIM_<NAME>`` variables into keyword arguments for :class:`Config`."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is None or f.name == "supplier":
+            continue
+        values[f.name] = _CONVERTERS.get(f.name, str)(raw)
+    return values
+
+
+def default_dtd_dir() -> Path | None:
+    """``../shared/cxml/dtd`` next to the checkout, when it is there."""
+    return DEFAULT_DTD_DIR if DEFAULT_DTD_DIR.is_dir() else None

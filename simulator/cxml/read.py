@@ -1,0 +1,281 @@
+"""Reading buyer requests leniently: what can be served is read, what was odd is reported.
+
+Real buyers send documents that break the DTD (protocol.md §2 and the samples): elements out of
+order, upper-case enumerations, ``NetworkID`` for ``NetworkId``, no UserAgent, no DOCTYPE. The
+readers here never depend on element order, and return advisories for what they had to bend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+from .types import Credential
+
+# Amazon looks for the shopper's email in this order and names these paths when none is found
+# (protocol.md §2, "Amazon [seen]").
+EMAIL_PATHS = (
+    "//Extrinsic[@name='UserEmail']",
+    "//ShipTo/Address/Email",
+    "//Contact/Email",
+    "//Extrinsic[@name='Email']",
+)
+BROWSER_FORM_POST_PATH = "/cXML/Request/PunchOutSetupRequest/BrowserFormPost/URL"
+OPERATIONS = ("create", "edit", "inspect", "source")
+
+
+def text(element: etree._Element | None) -> str:
+    """The whole text of an element (ShortName included), stripped; empty for None."""
+    if element is None:
+        return ""
+    return "".join(element.itertext()).strip()
+
+
+@dataclass(frozen=True)
+class Header:
+    from_: tuple[Credential, ...]
+    to: tuple[Credential, ...]
+    sender: tuple[Credential, ...]
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Address:
+    address_id: str
+    name: str
+    deliver_to: tuple[str, ...]
+    street: tuple[str, ...]
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    email: str
+    phone: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "address_id": self.address_id,
+            "name": self.name,
+            "deliver_to": list(self.deliver_to),
+            "street": list(self.street),
+            "city": self.city,
+            "state": self.state,
+            "postal_code": self.postal_code,
+            "country": self.country,
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+
+@dataclass(frozen=True)
+class ItemOut:
+    quantity: Decimal
+    line_number: int | None
+    supplier_part_id: str
+    supplier_part_auxiliary_id: str
+    unit_price: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class PunchOutSetupRequest:
+    operation: str
+    buyer_cookie: str
+    deployment_mode: str
+    browser_form_post_url: str | None
+    supplier_setup_url: str | None
+    extrinsics: tuple[tuple[str, str], ...]
+    contacts: tuple[Contact, ...]
+    ship_to: Address | None
+    selected_item: str | None
+    items: tuple[ItemOut, ...]
+    advisories: tuple[str, ...] = field(default=())
+
+    def extrinsic(self, name: str) -> str | None:
+        for key, value in self.extrinsics:
+            if key == name:
+                return value
+        lowered = name.lower()
+        for key, value in self.extrinsics:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    def email(self) -> tuple[str, str] | None:
+        """The shopper's email and the path it was found at, in Amazon's order of precedence."""
+        candidates = (
+            self.extrinsic("UserEmail"),
+            self.ship_to.email if self.ship_to else None,
+            next((c.email for c in self.contacts if c.email), None),
+            self.extrinsic("Email"),
+        )
+        for path, value in zip(EMAIL_PATHS, candidates, strict=True):
+            if value and "@" in value:
+                return value.strip(), path
+        return None
+
+    def user_name(self) -> str:
+        full = self.extrinsic("UserFullName") or self.extrinsic("UserName")
+        if full:
+            return full
+        first, last = self.extrinsic("FirstName"), self.extrinsic("LastName")
+        if first or last:
+            return " ".join(p for p in (first, last) if p)
+        for contact in self.contacts:
+            if contact.name:
+                return contact.name
+        return ""
+
+
+def request_type(root: etree._Element) -> str | None:
+    """The name of the Request's (or Message's) child, e.g. "PunchOutSetupRequest"."""
+    for container in ("Request", "Message"):
+        parent = _child(root, container)
+        if parent is not None:
+            for child in parent:
+                if isinstance(child.tag, str) and child.tag not in ("Status",):
+                    return child.tag
+    return None
+
+
+def deployment_mode(root: etree._Element) -> str:
+    request = _child(root, "Request")
+    mode = (request.get("deploymentMode") if request is not None else None) or "production"
+    return mode.strip().lower()
+
+
+def _child(element: etree._Element | None, name: str) -> etree._Element | None:
+    """First child called ``name``; tolerant of case (``NetworkID``-style slips) as a fallback."""
+    if element is None:
+        return None
+    found = element.find(name)
+    if found is not None:
+        return found
+    lowered = name.lower()
+    for child in element:
+        if isinstance(child.tag, str) and child.tag.lower() == lowered:
+            return child
+    return None
+
+
+def _credentials(party: etree._Element | None) -> tuple[Credential, ...]:
+    if party is None:
+        return ()
+    creds = []
+    for credential in party:
+        if not isinstance(credential.tag, str) or credential.tag.lower() != "credential":
+            continue
+        secret = _child(credential, "SharedSecret")
+        creds.append(
+            Credential(
+                domain=(credential.get("domain") or "").strip(),
+                identity=text(_child(credential, "Identity")),
+                shared_secret=text(secret) if secret is not None else None,
+            )
+        )
+    return tuple(creds)
+
+
+def read_header(root: etree._Element) -> Header:
+    header = _child(root, "Header")
+    sender = _child(header, "Sender")
+    return Header(
+        from_=_credentials(_child(header, "From")),
+        to=_credentials(_child(header, "To")),
+        sender=_credentials(sender),
+        user_agent=text(_child(sender, "UserAgent")),
+    )
+
+
+def _address(element: etree._Element | None) -> Address | None:
+    if element is None:
+        return None
+    postal = _child(element, "PostalAddress")
+    country = _child(postal, "Country")
+    phone = _child(element, "Phone")
+    return Address(
+        address_id=element.get("addressID") or "",
+        name=text(_child(element, "Name")),
+        deliver_to=tuple(text(e) for e in (postal.findall("DeliverTo") if postal is not None else [])),
+        street=tuple(text(e) for e in (postal.findall("Street") if postal is not None else [])),
+        city=text(_child(postal, "City")),
+        state=text(_child(postal, "State")),
+        postal_code=text(_child(postal, "PostalCode")),
+        country=(country.get("isoCountryCode") if country is not None else None) or text(country),
+        email=text(_child(element, "Email")),
+        phone=" ".join(text(phone).split()) if phone is not None else "",
+    )
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value.strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def _item_out(element: etree._Element) -> ItemOut | None:
+    item_id = _child(element, "ItemID")
+    part = text(_child(item_id, "SupplierPartID"))
+    if not part:
+        return None
+    money = element.find("ItemDetail/UnitPrice/Money")
+    line = element.get("lineNumber")
+    return ItemOut(
+        quantity=_decimal(element.get("quantity")) or Decimal(1),
+        line_number=int(line) if line and line.strip().isdigit() else None,
+        supplier_part_id=part,
+        supplier_part_auxiliary_id=text(_child(item_id, "SupplierPartAuxiliaryID")),
+        unit_price=_decimal(money.text) if money is not None else None,
+        currency=(money.get("currency") or "") if money is not None else "",
+    )
+
+
+def read_punchout_setup_request(root: etree._Element) -> PunchOutSetupRequest:
+    setup = root.find("Request/PunchOutSetupRequest")
+    if setup is None:
+        setup = root.find(".//PunchOutSetupRequest")
+    assert setup is not None, "caller checks the request type first"
+    advisories: list[str] = []
+    raw_operation = (setup.get("operation") or "").strip()
+    operation = raw_operation.lower()
+    if not raw_operation:
+        operation = "create"
+        advisories.append('PunchOutSetupRequest has no operation attribute; read as "create".')
+    elif raw_operation != operation:
+        advisories.append(f'operation="{raw_operation}" read as "{operation}" (cXML enumerations are lower case).')
+    extrinsics = tuple(
+        ((e.get("name") or "").strip(), text(e)) for e in setup.iter("Extrinsic") if e.getparent() is setup
+    )
+    contacts = tuple(
+        Contact(name=text(_child(c, "Name")), email=text(_child(c, "Email")), role=c.get("role") or "")
+        for c in setup.findall("Contact")
+    )
+    selected = setup.find("SelectedItem/ItemID/SupplierPartID")
+    post_url = _child(_child(setup, "BrowserFormPost"), "URL")
+    supplier_setup = _child(_child(setup, "SupplierSetup"), "URL")
+    items = tuple(i for i in (_item_out(e) for e in setup.findall("ItemOut")) if i is not None)
+    return PunchOutSetupRequest(
+        operation=operation,
+        buyer_cookie=text(_child(setup, "BuyerCookie")),
+        deployment_mode=deployment_mode(root),
+        browser_form_post_url=text(post_url) if post_url is not None else None,
+        supplier_setup_url=text(supplier_setup) if supplier_setup is not None else None,
+        extrinsics=extrinsics,
+        contacts=contacts,
+        ship_to=_address(setup.find("ShipTo/Address")),
+        selected_item=text(selected) if selected is not None else None,
+        items=items,
+        advisories=tuple(advisories),
+    )

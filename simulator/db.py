@@ -1,0 +1,145 @@
+"""SQLite storage: one database file per data dir, WAL mode, one connection per request."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('test', 'active')),
+    domain TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    shared_secret TEXT NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS accounts_identity ON accounts (lower(domain), identity);
+
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    roles TEXT NOT NULL DEFAULT '["punchout"]',
+    registered INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users (account_id, lower(email));
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id TEXT REFERENCES users (id) ON DELETE SET NULL,
+    start_token_hash TEXT NOT NULL UNIQUE,
+    shop_key_hash TEXT UNIQUE,
+    operation TEXT NOT NULL,
+    buyer_cookie TEXT NOT NULL,
+    browser_form_post_url TEXT NOT NULL,
+    form_target TEXT NOT NULL DEFAULT '',
+    test_mode INTEGER NOT NULL DEFAULT 0,
+    email TEXT NOT NULL DEFAULT '',
+    user_name TEXT NOT NULL DEFAULT '',
+    ship_to TEXT,
+    extrinsics TEXT NOT NULL DEFAULT '[]',
+    contacts TEXT NOT NULL DEFAULT '[]',
+    selected_item TEXT,
+    request_payload_id TEXT NOT NULL DEFAULT '',
+    locale TEXT NOT NULL DEFAULT 'en_US',
+    status TEXT NOT NULL DEFAULT 'new',
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    started_at TEXT,
+    returned_at TEXT,
+    last_seen_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_buyer_cookie ON sessions (buyer_cookie);
+CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id, created_at);
+
+CREATE TABLE IF NOT EXISTS cart_items (
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    asin TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    quoted_unit_price TEXT,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (session_id, asin)
+);
+
+CREATE TABLE IF NOT EXISTS quotes (
+    aux_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    line_number INTEGER NOT NULL,
+    asin TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    unit_price TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quotes_session ON quotes (session_id);
+
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    doc_type TEXT NOT NULL,
+    account_id TEXT,
+    session_id TEXT,
+    endpoint TEXT NOT NULL,
+    http_status INTEGER,
+    cxml_status INTEGER,
+    payload_id TEXT,
+    in_reply_to INTEGER,
+    content_type TEXT NOT NULL DEFAULT '',
+    advisories TEXT NOT NULL DEFAULT '[]',
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_type ON journal (doc_type, id);
+CREATE INDEX IF NOT EXISTS journal_account ON journal (account_id, id);
+
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+RUNTIME_TABLES = ("cart_items", "quotes", "sessions", "journal", "users", "accounts")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the pragmas every part of the simulator relies on."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
+def initialise(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )
+
+
+class transaction:
+    """``with transaction(conn):`` runs the block in BEGIN IMMEDIATE … COMMIT (or ROLLBACK)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

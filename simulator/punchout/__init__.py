@@ -1,0 +1,1 @@
+"""PunchOut: the setup request, shopping sessions, the cart and the message that returns it."""

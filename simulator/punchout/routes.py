@@ -1,0 +1,74 @@
+"""cXML endpoints (thin: read the request, call the service, send the answer) and the StartPage."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from flask import Blueprint, Response, current_app, g, make_response, redirect, request, url_for
+
+from .. import inbound
+from ..web import context, xml_response
+from . import service, sessions
+
+bp = Blueprint("punchout", __name__)
+
+SHOP_COOKIE = "punchout_shop"
+
+
+def _serve(handlers: dict[str, inbound.Handler]) -> Response:
+    ctx = context()
+    exchange = inbound.Exchange(
+        endpoint=request.path,
+        content_type=request.content_type or "",
+        body=request.get_data(cache=True, parse_form_data=False),
+        charset=request.mimetype_params.get("charset"),
+    )
+    g.exchange = exchange
+    result = inbound.serve(ctx, exchange, handlers)
+    inbound.finish(ctx, exchange, result)
+    return xml_response(result)
+
+
+@bp.post("/punchout")
+def punchout() -> Response:
+    return _serve({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False)})
+
+
+@bp.post("/punchout/test")
+def punchout_test() -> Response:
+    return _serve({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=True)})
+
+
+@bp.post("/cxml")
+def cxml() -> Response:
+    return _serve(
+        {
+            "PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False),
+            "ProfileRequest": service.profile,
+        }
+    )
+
+
+@bp.get("/start/<token>")
+def start_page(token: str) -> Response:
+    """Redeem the one-time StartPage link and open the shop (cookie and ``sid`` in the URL)."""
+    ctx = context()
+    session, shop_key = sessions.open_start_page(ctx.conn, token, ctx.config.session_ttl)
+    if session.selected_item:
+        target = url_for("shop.product", asin=session.selected_item, sid=shop_key)
+    elif session.operation in ("edit", "inspect"):
+        target = url_for("shop.cart_page", sid=shop_key)
+    else:
+        target = url_for("shop.home", sid=shop_key)
+    response = make_response(redirect(target, code=303))
+    secure = request.is_secure or ctx.config.base_url.startswith("https://")
+    response.set_cookie(
+        SHOP_COOKIE,
+        shop_key,
+        httponly=True,
+        secure=secure,
+        samesite="None" if secure else "Lax",
+        max_age=current_app.config["SIMULATOR"].session_ttl * 4,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,20 @@
+"""Reset without restart: runtime state back to start, accounts back to the demo account."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .accounts import ensure_demo_account
+from .db import RUNTIME_TABLES, transaction
+
+
+def reset_runtime_state(conn: sqlite3.Connection) -> None:
+    """Empty sessions, carts, quotes, the journal, users and accounts; recreate the demo account.
+
+    The catalogue is left as it is: it is derived from the seed and size and does not change.
+    """
+    with transaction(conn):
+        for table in RUNTIME_TABLES:
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'journal'")
+        ensure_demo_account(conn)

@@ -1,0 +1,1 @@
+"""The browser shop: catalogue pages and the cart of a PunchOut session."""

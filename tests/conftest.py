@@ -1,0 +1,174 @@
+"""Fixtures: a real simulator on a real SQLite file, a live HTTP server, a buyer's receiver.
+
+The cXML DTDs and samples are read from ``../shared/cxml`` (or ``PUNCHOUT_SIM_SHARED_CXML``);
+Chromium from ``/usr/bin/chromium`` (or ``PUNCHOUT_SIM_CHROMIUM``). When one is missing the tests
+that need it are skipped with a message saying how to get it, except under ``CI=true``, where a
+missing prerequisite fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from simulator import create_app, prepare_data_dir
+from simulator.config import Config
+from simulator.cxml.validate import DtdRegistry
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CXML = Path(os.environ.get("PUNCHOUT_SIM_SHARED_CXML", ROOT.parent / "shared" / "cxml")).resolve()
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_CATALOG_SIZE = 300
+
+
+def require(condition: bool, message: str) -> None:
+    """Skip when a prerequisite is missing, or fail under CI=true."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"missing prerequisite in CI: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_cxml() -> Path:
+    require(
+        (SHARED_CXML / "dtd").is_dir() and (SHARED_CXML / "samples").is_dir(),
+        f"the cXML DTDs and samples are not at {SHARED_CXML}: check out the shared folder next to the "
+        "project, or set PUNCHOUT_SIM_SHARED_CXML to its cxml directory",
+    )
+    return SHARED_CXML
+
+
+@pytest.fixture(scope="session")
+def dtd_dir(shared_cxml: Path) -> Path:
+    return shared_cxml / "dtd"
+
+
+@pytest.fixture(scope="session")
+def samples(shared_cxml: Path) -> Path:
+    return shared_cxml / "samples"
+
+
+@pytest.fixture(scope="session")
+def dtds(dtd_dir: Path) -> DtdRegistry:
+    return DtdRegistry(dtd_dir)
+
+
+@pytest.fixture(scope="session")
+def template_data_dir(tmp_path_factory: pytest.TempPathFactory, dtd_dir: Path) -> Path:
+    """A data dir with the test catalogue built once; each test copies it."""
+    directory = tmp_path_factory.mktemp("template-data")
+    prepare_data_dir(Config(data_dir=directory, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir))
+    return directory
+
+
+@pytest.fixture
+def config(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Config:
+    data_dir = tmp_path / "data"
+    shutil.copytree(template_data_dir, data_dir)
+    return Config(
+        data_dir=data_dir,
+        catalog_size=TEST_CATALOG_SIZE,
+        seed=1,
+        dtd_dir=dtd_dir,
+        public_url="http://simulator.test",
+    )
+
+
+@pytest.fixture
+def app(config: Config) -> Flask:
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Iterator[LiveServer]:
+    """The simulator on a real port; its public URL is that port, so StartPage links work."""
+    data_dir = tmp_path / "live-data"
+    shutil.copytree(template_data_dir, data_dir)
+    probe = make_server("127.0.0.1", 0, Flask("probe"))
+    port = probe.server_port
+    probe.server_close()
+    cfg = Config(data_dir=data_dir, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir, port=port)
+    server = LiveServer(create_app(cfg))
+    server.start()
+    yield server
+    server.stop()
+
+
+class Receiver:
+    """The buyer's side of the cart return: a real HTTP server that keeps every form post."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.event = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                outer.posts.append(
+                    {
+                        "path": self.path,
+                        "content_type": self.headers.get("Content-Type", ""),
+                        "body": body,
+                        "fields": dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")),
+                    }
+                )
+                page = b"<!doctype html><title>Buyer received the cart</title><h1 id=received>Cart received</h1>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                outer.event.set()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/punchout/return"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
