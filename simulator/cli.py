@@ -7,12 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import __version__, create_app, prepare_data_dir
 from .accounts import DEMO_ACCOUNT
-from .config import Config, default_dtd_dir, from_environment
+from .config import Config, SupplierIdentity, default_dtd_dir, from_environment
 
 log = logging.getLogger("simulator")
 
@@ -34,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 1)")
     serve.add_argument("--session-ttl", type=int, help="seconds a StartPage link and an idle session live (900)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 5 MB)")
+    serve.add_argument("--supplier-duns", help="DUNS in From/Sender of documents sent (default Amazon's 128990368)")
+    serve.add_argument("--supplier-network-id", help="NetworkId in From/Sender (default Amazon)")
     serve.add_argument(
         "--dev", action="store_true", default=None, help="Flask's development server instead of gunicorn"
     )
@@ -58,7 +61,14 @@ def config_from(args: argparse.Namespace, environ: dict[str, str] | None = None)
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value
-    config = Config(**values)
+    supplier = values.pop("supplier", SupplierIdentity())
+    if args.supplier_duns or args.supplier_network_id:
+        supplier = replace(
+            supplier,
+            duns=args.supplier_duns or supplier.duns,
+            network_id=args.supplier_network_id or supplier.network_id,
+        )
+    config = Config(**values, supplier=supplier)
     if config.dtd_dir is None:
         config = config.with_overrides(dtd_dir=default_dtd_dir())
     return config

@@ -78,6 +78,13 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         if raw is None or f.name == "supplier":
             continue
         values[f.name] = _CONVERTERS.get(f.name, str)(raw)
+    supplier = {
+        f.name: environ[f"{ENV_PREFIX}SUPPLIER_{f.name.upper()}"]
+        for f in fields(SupplierIdentity)
+        if f"{ENV_PREFIX}SUPPLIER_{f.name.upper()}" in environ
+    }
+    if supplier:
+        values["supplier"] = SupplierIdentity(**supplier)
     return values
 
 

@@ -70,7 +70,9 @@ def _admin_error(error: AdminError) -> tuple[Response, int]:
     return jsonify({"error": error.error, "message": error.message}), error.status
 
 
-def _shop_error(error: ShopError) -> tuple[str, int]:
+def _shop_error(error: ShopError) -> Any:
+    if request.path.startswith("/__admin"):
+        return jsonify({"error": error.title.lower().replace(" ", "_"), "message": error.message}), error.status
     return render_template("error.html", title=error.title, message=error.message), error.status
 
 

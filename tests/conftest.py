@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -98,29 +98,36 @@ def client(app: Flask) -> FlaskClient:
 
 
 class LiveServer:
-    def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+    """The simulator on a real port of loopback, in a thread. Its public URL is that port."""
+
+    def __init__(self, make_app: Callable[[int], Flask]) -> None:
+        self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = make_app(self.port)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
         self.thread.join(5)
 
 
 @pytest.fixture
 def live_server(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Iterator[LiveServer]:
-    """The simulator on a real port; its public URL is that port, so StartPage links work."""
     data_dir = tmp_path / "live-data"
     shutil.copytree(template_data_dir, data_dir)
-    probe = make_server("127.0.0.1", 0, Flask("probe"))
-    port = probe.server_port
-    probe.server_close()
-    cfg = Config(data_dir=data_dir, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir, port=port)
-    server = LiveServer(create_app(cfg))
+    server = LiveServer(
+        lambda port: create_app(
+            Config(data_dir=data_dir, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir, port=port)
+        )
+    )
     server.start()
     yield server
     server.stop()

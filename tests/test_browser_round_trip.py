@@ -92,7 +92,10 @@ def add_first_result(page, query: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_round_trip_edit_inspect_and_cancel(
-    page, live_server: LiveServer, receiver: Receiver, dtds: DtdRegistry  # type: ignore[no-untyped-def]
+    page,
+    live_server: LiveServer,
+    receiver: Receiver,
+    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
 ) -> None:
     # create: search, add two products, change a quantity, submit for approval
     page.goto(punch_out(live_server, receiver, buyer_cookie="round-trip-1"))
@@ -121,8 +124,11 @@ def test_round_trip_edit_inspect_and_cancel(
     # edit: the cart comes back from the ItemOut lines, editable
     receiver.event.clear()
     item_out = [
-        {"asin": i.findtext("ItemID/SupplierPartID"), "aux": i.findtext("ItemID/SupplierPartAuxiliaryID"),
-         "quantity": i.get("quantity")}
+        {
+            "asin": i.findtext("ItemID/SupplierPartID"),
+            "aux": i.findtext("ItemID/SupplierPartAuxiliaryID"),
+            "quantity": i.get("quantity"),
+        }
         for i in items
     ]
     page.goto(punch_out(live_server, receiver, operation="edit", buyer_cookie="round-trip-2", items_out=item_out))
@@ -157,7 +163,10 @@ def test_round_trip_edit_inspect_and_cancel(
 
 
 def test_shop_works_in_an_iframe_without_cookies(
-    page, live_server: LiveServer, receiver: Receiver, dtds: DtdRegistry  # type: ignore[no-untyped-def]
+    page,
+    live_server: LiveServer,
+    receiver: Receiver,
+    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
 ) -> None:
     url = punch_out(live_server, receiver, buyer_cookie="framed", extrinsics={"ReturnFrame": "_top"})
     page.set_content(f'<iframe id="shop" src="{url}" style="width:100%;height:900px"></iframe>')
@@ -176,7 +185,10 @@ def test_shop_works_in_an_iframe_without_cookies(
 
 
 def test_base64_return_and_test_product_badge(
-    page, live_server: LiveServer, receiver: Receiver, dtds: DtdRegistry  # type: ignore[no-untyped-def]
+    page,
+    live_server: LiveServer,
+    receiver: Receiver,
+    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
 ) -> None:
     requests.patch(
         f"{live_server.url}/__admin/accounts/demo", json={"settings": {"return_encoding": "cxml-base64"}}, timeout=10

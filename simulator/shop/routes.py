@@ -86,8 +86,8 @@ def _gate(session: sessions.Session | None) -> Response | None:
     return None
 
 
-@bp.get("")
 @bp.get("/")
+@bp.get("")
 def home() -> Any:
     session = _session(required=False)
     if (gate := _gate(session)) is not None:
