@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = 1
 
@@ -129,6 +130,32 @@ def initialise(conn: sqlite3.Connection) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (str(SCHEMA_VERSION),),
     )
+
+
+def select_page(
+    conn: sqlite3.Connection,
+    table: str,
+    filters: dict[str, Any],
+    *,
+    columns: str = "*",
+    order_by: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[sqlite3.Row], int]:
+    """One page of ``table`` where each non-empty filter column equals its value, and the total.
+
+    ``table``, ``columns`` and ``order_by`` come from the code, never from a request.
+    """
+    used = {column: value for column, value in filters.items() if value is not None and value != ""}
+    clause = " AND ".join(f"{column} = ?" for column in used)
+    where = f"WHERE {clause}" if clause else ""
+    params = list(used.values())
+    total = conn.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]  # noqa: S608
+    rows = conn.execute(
+        f"SELECT {columns} FROM {table} {where} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
+        [*params, limit, offset],
+    ).fetchall()
+    return rows, total
 
 
 class transaction:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import clock
+from .db import select_page
 from .errors import NotFound
 
 MASK = "****"
@@ -95,21 +96,14 @@ def search(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    where, params = [], []
-    for column, value in (
-        ("doc_type", doc_type),
-        ("direction", direction),
-        ("account_id", account_id),
-        ("session_id", session_id),
-    ):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = conn.execute(f"SELECT count(*) FROM journal {clause}", params).fetchone()[0]  # noqa: S608
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM journal {clause} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
-        [*params, limit, offset],
+    rows, total = select_page(
+        conn,
+        "journal",
+        {"doc_type": doc_type, "direction": direction, "account_id": account_id, "session_id": session_id},
+        columns=_COLUMNS,
+        order_by="id DESC",
+        limit=limit,
+        offset=offset,
     )
     return [_summary(r) for r in rows], total
 

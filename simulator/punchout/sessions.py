@@ -12,11 +12,12 @@ import hashlib
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock
+from ..db import select_page
 from ..errors import NotFound, ShopError
 
 TOKEN_BYTES = 24  # 192 bits, above the 128 the issue asks for
@@ -31,86 +32,9 @@ def new_token() -> str:
 
 
 @dataclass(frozen=True)
-class Session:
-    id: str
-    account_id: str
-    user_id: str | None
-    operation: str
-    buyer_cookie: str
-    browser_form_post_url: str
-    form_target: str
-    test_mode: bool
-    email: str
-    user_name: str
-    ship_to: dict[str, Any] | None
-    extrinsics: list[list[str]]
-    selected_item: str | None
-    request_payload_id: str
-    locale: str
-    status: str  # new | shopping | returned | cancelled
-    created_at: str
-    expires_at: str
-    started_at: str | None
-    returned_at: str | None
-    last_seen_at: str
-
-    @property
-    def read_only(self) -> bool:
-        return self.operation == "inspect" or self.status in ("returned", "cancelled")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "account_id": self.account_id,
-            "user_id": self.user_id,
-            "operation": self.operation,
-            "buyer_cookie": self.buyer_cookie,
-            "browser_form_post_url": self.browser_form_post_url,
-            "form_target": self.form_target,
-            "test_mode": self.test_mode,
-            "email": self.email,
-            "user_name": self.user_name,
-            "ship_to": self.ship_to,
-            "extrinsics": {name: value for name, value in self.extrinsics},
-            "selected_item": self.selected_item,
-            "request_payload_id": self.request_payload_id,
-            "locale": self.locale,
-            "status": self.status,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "started_at": self.started_at,
-            "returned_at": self.returned_at,
-        }
-
-
-def _session(row: sqlite3.Row) -> Session:
-    return Session(
-        id=row["id"],
-        account_id=row["account_id"],
-        user_id=row["user_id"],
-        operation=row["operation"],
-        buyer_cookie=row["buyer_cookie"],
-        browser_form_post_url=row["browser_form_post_url"],
-        form_target=row["form_target"],
-        test_mode=bool(row["test_mode"]),
-        email=row["email"],
-        user_name=row["user_name"],
-        ship_to=json.loads(row["ship_to"]) if row["ship_to"] else None,
-        extrinsics=json.loads(row["extrinsics"]),
-        selected_item=row["selected_item"],
-        request_payload_id=row["request_payload_id"],
-        locale=row["locale"],
-        status=row["status"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        started_at=row["started_at"],
-        returned_at=row["returned_at"],
-        last_seen_at=row["last_seen_at"],
-    )
-
-
-@dataclass(frozen=True)
 class NewSession:
+    """What a PunchOutSetupRequest says about the session it opens."""
+
     account_id: str
     user_id: str | None
     operation: str
@@ -126,6 +50,40 @@ class NewSession:
     selected_item: str | None
     request_payload_id: str
     locale: str
+
+
+@dataclass(frozen=True)
+class Session(NewSession):
+    id: str
+    status: str  # new | shopping | returned | cancelled
+    created_at: str
+    expires_at: str
+    started_at: str | None
+    returned_at: str | None
+    last_seen_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["extrinsics"] = {name: value for name, value in self.extrinsics}
+        del data["last_seen_at"]
+        return data
+
+
+_JSON_COLUMNS = {"ship_to", "extrinsics", "contacts"}
+_FIELDS = [f.name for f in fields(Session)]
+
+
+def _session(row: sqlite3.Row) -> Session:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = row[name]
+        if name in _JSON_COLUMNS:
+            value = json.loads(value) if value else None
+        values[name] = value
+    values["test_mode"] = bool(values["test_mode"])
+    values["extrinsics"] = [tuple(e) for e in values["extrinsics"] or []]
+    values["contacts"] = values["contacts"] or []
+    return Session(**values)
 
 
 def create(conn: sqlite3.Connection, new: NewSession, ttl_seconds: int) -> tuple[Session, str]:
@@ -179,18 +137,13 @@ def find(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Session], int]:
-    where, params = [], []
-    if buyer_cookie is not None:
-        where.append("buyer_cookie = ?")
-        params.append(buyer_cookie)
-    if account_id is not None:
-        where.append("account_id = ?")
-        params.append(account_id)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = conn.execute(f"SELECT count(*) FROM sessions {clause}", params).fetchone()[0]  # noqa: S608
-    rows = conn.execute(
-        f"SELECT * FROM sessions {clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608
-        [*params, limit, offset],
+    rows, total = select_page(
+        conn,
+        "sessions",
+        {"buyer_cookie": buyer_cookie, "account_id": account_id},
+        order_by="created_at DESC, id DESC",
+        limit=limit,
+        offset=offset,
     )
     return [_session(r) for r in rows], total
 
