@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from . import clock
 from .accounts import ensure_demo_account
 from .db import RUNTIME_TABLES, transaction
 
@@ -18,3 +19,4 @@ def reset_runtime_state(conn: sqlite3.Connection) -> None:
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
         conn.execute("DELETE FROM sqlite_sequence WHERE name = 'journal'")
         ensure_demo_account(conn)
+    clock.reset(conn)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import db, inbound
+from . import clock, db, inbound
 from .context import Context
 from .errors import (
     AdminError,
@@ -113,7 +113,12 @@ def _unexpected(error: Exception) -> Any:
     ), 500
 
 
+def _sync_clock() -> None:
+    clock.sync(connection())
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(_sync_clock)
     app.register_error_handler(CxmlError, _cxml_error)
     app.register_error_handler(AdminError, _admin_error)
     app.register_error_handler(ShopError, _shop_error)
