@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from . import clock
+from . import settings as settings_schema
 from .cxml.read import Header
 from .cxml.types import Credential
 from .db import transaction
@@ -22,28 +22,8 @@ DEMO_ACCOUNT = {
     "status": "test",
     "credentials": {"domain": "NetworkId", "identity": "DEMO-BUYER", "shared_secret": "demo-secret"},
 }
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "return_encoding": "cxml-urlencoded",
-    "operation_allowed": "create",
-    "cxml_version": "1.2.069",
-    "validation": "lenient",
-    "locale": "en_US",
-    "first_punchout": "auto",
-    "require_email": True,
-    "http_status": "200",
-}
-SETTING_CHOICES: dict[str, tuple[Any, ...]] = {
-    "return_encoding": ("cxml-urlencoded", "cxml-base64"),
-    "operation_allowed": ("create", "edit", "inspect"),
-    "validation": ("lenient", "strict"),
-    "locale": ("en_US", "de_DE"),
-    "first_punchout": ("auto", "register"),
-    "require_email": (True, False),
-    "http_status": ("200", "mirror"),
-}
 STATUSES = ("test", "active")
 ROLES = ("administrator", "requisitioner", "punchout", "finance", "technical")
-_VERSION = re.compile(r"^1\.2\.0\d\d$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +35,8 @@ class Account:
     identity: str
     shared_secret: str
     settings: dict[str, Any]
+    payment_method: dict[str, Any] | None
+    buyer_endpoint: dict[str, Any] | None
     created_at: str
     updated_at: str
 
@@ -63,7 +45,11 @@ class Account:
         return Credential(self.domain, self.identity)
 
     def setting(self, name: str) -> Any:
-        return self.settings.get(name, DEFAULT_SETTINGS.get(name))
+        return self.settings[name]
+
+    def safeguard(self, name: str) -> dict[str, Any]:
+        rule: dict[str, Any] = self.settings["safeguards"][name]
+        return rule
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,7 +61,9 @@ class Account:
                 "identity": self.identity,
                 "shared_secret": self.shared_secret,
             },
-            "settings": {**DEFAULT_SETTINGS, **self.settings},
+            "payment_method": self.payment_method,
+            "buyer_endpoint": self.buyer_endpoint,
+            "settings": self.settings,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -108,7 +96,9 @@ def _account(row: sqlite3.Row) -> Account:
         domain=row["domain"],
         identity=row["identity"],
         shared_secret=row["shared_secret"],
-        settings={**DEFAULT_SETTINGS, **json.loads(row["settings"])},
+        settings=settings_schema.merge(settings_schema.DEFAULT_SETTINGS, json.loads(row["settings"])),
+        payment_method=json.loads(row["payment_method"]) if row["payment_method"] else None,
+        buyer_endpoint=json.loads(row["buyer_endpoint"]) if row["buyer_endpoint"] else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -123,27 +113,6 @@ def _user(row: sqlite3.Row) -> User:
         roles=tuple(json.loads(row["roles"])),
         registered=bool(row["registered"]),
     )
-
-
-def validate_settings(settings: Any) -> dict[str, Any]:
-    if not isinstance(settings, dict):
-        raise AdminError(400, "invalid_settings", "settings must be a JSON object.")
-    for key, value in settings.items():
-        if key == "cxml_version":
-            if not isinstance(value, str) or not _VERSION.match(value) or value < "1.2.014":
-                raise AdminError(
-                    400,
-                    "invalid_settings",
-                    f"settings.cxml_version must be a cXML version from 1.2.014 to 1.2.069, got {value!r}.",
-                )
-        elif key in SETTING_CHOICES:
-            if value not in SETTING_CHOICES[key]:
-                choices = " | ".join(json.dumps(c) for c in SETTING_CHOICES[key])
-                raise AdminError(400, "invalid_settings", f"settings.{key} must be one of {choices}, got {value!r}.")
-        else:
-            known = ", ".join(sorted(DEFAULT_SETTINGS))
-            raise AdminError(400, "invalid_settings", f"Unknown setting {key!r}. Known settings: {known}.")
-    return settings
 
 
 def _credentials(data: Any) -> dict[str, str]:
@@ -175,95 +144,149 @@ def list_accounts(conn: sqlite3.Connection, limit: int = 100, offset: int = 0) -
     return [_account(r) for r in rows], total
 
 
-def create_account(conn: sqlite3.Connection, data: Any, *, account_id: str | None = None) -> Account:
-    if not isinstance(data, dict):
-        raise AdminError(400, "invalid_account", "The body must be a JSON object describing the account.")
-    if "id" in data:
-        raise AdminError(400, "invalid_account", "id is assigned by the simulator; leave it out.")
-    name = data.get("name")
+EDITABLE = ("name", "status", "credentials", "settings", "payment_method", "buyer_endpoint")
+
+
+def _payment_method(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and value.get("type") == "invoice" and set(value) == {"type"}:
+        return {"type": "invoice"}
+    if isinstance(value, dict) and value.get("type") == "pcard" and set(value) <= {"type", "last4"}:
+        last4 = str(value.get("last4", ""))
+        if len(last4) == 4 and last4.isdigit():
+            return {"type": "pcard", "last4": last4}
+    raise AdminError(
+        400,
+        "invalid_payment_method",
+        'payment_method must be null, {"type": "pcard", "last4": "NNNN"} or {"type": "invoice"}.',
+    )
+
+
+def _buyer_endpoint(value: Any, account: dict[str, Any]) -> dict[str, Any] | None:
+    """Where documents for the buyer go, with the credentials the buyer expects in them."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"url", "domain", "identity", "shared_secret"}:
+        raise AdminError(
+            400, "invalid_buyer_endpoint", "buyer_endpoint must be null or {url, domain, identity, shared_secret}."
+        )
+    url = value.get("url")
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        raise AdminError(400, "invalid_buyer_endpoint", "buyer_endpoint.url must be an http or https URL.")
+    creds = account["credentials"]
+    endpoint = {
+        "url": url,
+        "domain": value.get("domain") or creds["domain"],
+        "identity": value.get("identity") or creds["identity"],
+        "shared_secret": value.get("shared_secret") or creds["shared_secret"],
+    }
+    if not all(isinstance(v, str) for v in endpoint.values()):
+        raise AdminError(400, "invalid_buyer_endpoint", "buyer_endpoint values must be strings.")
+    return endpoint
+
+
+def _apply(current: dict[str, Any], patch: Any) -> dict[str, Any]:
+    """The account JSON after ``patch``, checked; nested objects merge key by key."""
+    if not isinstance(patch, dict):
+        raise AdminError(400, "invalid_account", "The body must be a JSON object.")
+    unknown = set(patch) - set(EDITABLE) - {"id", "created_at", "updated_at"}
+    if unknown:
+        raise AdminError(
+            400, "invalid_account", f"Unknown key(s) {', '.join(sorted(unknown))}; accounts take {', '.join(EDITABLE)}."
+        )
+    result = dict(current)
+    name = patch.get("name", current["name"])
     if not isinstance(name, str) or not name.strip():
         raise AdminError(400, "invalid_account", "name is required and must be a non-empty string.")
-    status = data.get("status", "test")
+    result["name"] = name.strip()
+    status = patch.get("status", current["status"])
     if status not in STATUSES:
         raise AdminError(400, "invalid_account", f"status must be 'test' or 'active', got {status!r}.")
-    credentials = _credentials(data.get("credentials"))
-    settings = validate_settings(data.get("settings", {}))
-    now = clock.timestamp()
-    new_id = account_id or "acct_" + secrets.token_hex(8)
-    try:
-        conn.execute(
-            "INSERT INTO accounts (id, name, status, domain, identity, shared_secret, settings, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                new_id,
-                name.strip(),
-                status,
-                credentials["domain"],
-                credentials["identity"],
-                credentials["shared_secret"],
-                json.dumps({**DEFAULT_SETTINGS, **settings}),
-                now,
-                now,
-            ),
+    if current["status"] == "active" and status == "test":
+        raise AdminError(
+            409, "status_one_way", "An active account cannot go back to test status (test → active is one way)."
         )
+    result["status"] = status
+    if "credentials" in patch:
+        if not isinstance(patch["credentials"], dict):
+            raise AdminError(400, "invalid_credentials", "credentials must be an object.")
+        result["credentials"] = _credentials({**(current["credentials"] or {}), **patch["credentials"]})
+    if "settings" in patch:
+        result["settings"] = settings_schema.merge(current["settings"], settings_schema.validate(patch["settings"]))
+    if "payment_method" in patch:
+        result["payment_method"] = _payment_method(patch["payment_method"])
+    if "buyer_endpoint" in patch:
+        merged = patch["buyer_endpoint"]
+        if isinstance(merged, dict) and isinstance(current.get("buyer_endpoint"), dict):
+            merged = {**current["buyer_endpoint"], **merged}
+        result["buyer_endpoint"] = _buyer_endpoint(merged, result)
+    return result
+
+
+def _write(conn: sqlite3.Connection, account_id: str, data: dict[str, Any], *, insert: bool) -> None:
+    creds = data["credentials"]
+    values = (
+        data["name"],
+        data["status"],
+        creds["domain"],
+        creds["identity"],
+        creds["shared_secret"],
+        json.dumps(data["settings"]),
+        json.dumps(data["payment_method"]),
+        json.dumps(data["buyer_endpoint"]),
+        clock.timestamp(),
+        account_id,
+    )
+    try:
+        if insert:
+            conn.execute(
+                "INSERT INTO accounts (name, status, domain, identity, shared_secret, settings, payment_method,"
+                " buyer_endpoint, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, clock.timestamp()),
+            )
+        else:
+            conn.execute(
+                "UPDATE accounts SET name = ?, status = ?, domain = ?, identity = ?, shared_secret = ?, settings = ?,"
+                " payment_method = ?, buyer_endpoint = ?, updated_at = ? WHERE id = ?",
+                values,
+            )
     except sqlite3.IntegrityError as exc:
         raise AdminError(
             409,
             "duplicate_credentials",
-            f"Another account already has the credential {credentials['domain']}/{credentials['identity']}.",
+            f"Another account already has the credential {creds['domain']}/{creds['identity']}.",
         ) from exc
+
+
+def create_account(conn: sqlite3.Connection, data: Any, *, account_id: str | None = None) -> Account:
+    """A new account from the JSON ``GET`` returns, without ``id``; omitted keys take their defaults."""
+    if isinstance(data, dict) and "id" in data:
+        raise AdminError(400, "invalid_account", "id is assigned by the simulator; leave it out.")
+    if not isinstance(data, dict) or "credentials" not in data:
+        raise AdminError(
+            400, "invalid_credentials", "credentials must be an object with domain, identity, shared_secret."
+        )
+    base = {
+        "name": "",
+        "status": "test",
+        "credentials": None,
+        "settings": settings_schema.defaults(),
+        "payment_method": None,
+        "buyer_endpoint": None,
+    }
+    result = _apply(base, data)
+    new_id = account_id or "acct_" + secrets.token_hex(8)
+    _write(conn, new_id, result, insert=True)
     return get_account(conn, new_id)
 
 
 def patch_account(conn: sqlite3.Connection, account_id: str, patch: Any) -> Account:
-    if not isinstance(patch, dict):
-        raise AdminError(400, "invalid_account", "The body must be a JSON object.")
+    """Merge ``patch`` into the account (settings and buyer_endpoint key by key)."""
     with transaction(conn):
         account = get_account(conn, account_id)
-        unknown = set(patch) - {"name", "status", "credentials", "settings"}
-        if unknown:
-            raise AdminError(400, "invalid_account", f"Cannot change {', '.join(sorted(unknown))}.")
-        name = patch.get("name", account.name)
-        if not isinstance(name, str) or not name.strip():
-            raise AdminError(400, "invalid_account", "name must be a non-empty string.")
-        status = patch.get("status", account.status)
-        if status not in STATUSES:
-            raise AdminError(400, "invalid_account", f"status must be 'test' or 'active', got {status!r}.")
-        if account.status == "active" and status == "test":
-            raise AdminError(
-                409,
-                "status_one_way",
-                "An active account cannot go back to test status (test → active is one way).",
-            )
-        credentials = {
-            "domain": account.domain,
-            "identity": account.identity,
-            "shared_secret": account.shared_secret,
-        }
-        if "credentials" in patch:
-            if not isinstance(patch["credentials"], dict):
-                raise AdminError(400, "invalid_credentials", "credentials must be an object.")
-            credentials = _credentials({**credentials, **patch["credentials"]})
-        settings = dict(account.settings)
-        if "settings" in patch:
-            settings.update(validate_settings(patch["settings"]))
-        try:
-            conn.execute(
-                "UPDATE accounts SET name = ?, status = ?, domain = ?, identity = ?, shared_secret = ?, settings = ?,"
-                " updated_at = ? WHERE id = ?",
-                (
-                    name.strip(),
-                    status,
-                    credentials["domain"],
-                    credentials["identity"],
-                    credentials["shared_secret"],
-                    json.dumps(settings),
-                    clock.timestamp(),
-                    account_id,
-                ),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise AdminError(409, "duplicate_credentials", "Another account already has these credentials.") from exc
+        result = _apply(account.to_json(), patch)
+        _write(conn, account_id, result, insert=False)
     return get_account(conn, account_id)
 
 

@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     identity TEXT NOT NULL,
     shared_secret TEXT NOT NULL,
     settings TEXT NOT NULL DEFAULT '{}',
+    payment_method TEXT,
+    buyer_endpoint TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );

@@ -36,7 +36,22 @@ def test_demo_account_exists_with_default_settings(client: FlaskClient) -> None:
         "first_punchout": "auto",
         "require_email": True,
         "http_status": "200",
+        "timeline": "realistic",
+        "einvoicing": True,
+        "fulfil_test_orders": False,
+        "sync_status": 200,
+        "reject_synchronously": False,
+        "allow_order_changes": False,
+        "amazon_day": None,
+        "safeguards": {
+            "unit_price": {"max_increase_pct": 10, "action": "remove_item"},
+            "quantity": {"action": "send_available", "remainder": "cancel"},
+            "shipping_price": {"max": None, "action": "cancel_order"},
+            "delivery_days": {"max": None, "action": "remove_item"},
+            "amazon_fulfilled_only": {"enabled": False, "action": "remove_item"},
+        },
     }
+    assert demo["payment_method"] is None and demo["buyer_endpoint"] is None
 
 
 def test_create_account_takes_get_shape_and_defaults(client: FlaskClient) -> None:
@@ -69,6 +84,39 @@ def test_account_errors_are_json_with_codes(client: FlaskClient) -> None:
     assert missing.status_code == 404
     assert missing.get_json() == {"error": "not_found", "message": "No account with id 'nope'."}
     assert client.post("/__admin/accounts", data="x").status_code == 400
+
+
+def test_patch_merges_nested_safeguards_payment_and_endpoint(client: FlaskClient) -> None:
+    body = client.patch(
+        "/__admin/accounts/demo",
+        json={
+            "settings": {"safeguards": {"unit_price": {"max_increase_pct": 20}}},
+            "payment_method": {"type": "pcard", "last4": "4242"},
+            "buyer_endpoint": {"url": "http://buyer.test/cxml"},
+        },
+    ).get_json()
+    assert body["settings"]["safeguards"]["unit_price"] == {"max_increase_pct": 20, "action": "remove_item"}
+    assert body["settings"]["safeguards"]["quantity"]["action"] == "send_available"
+    assert body["payment_method"] == {"type": "pcard", "last4": "4242"}
+    assert body["buyer_endpoint"] == {
+        "url": "http://buyer.test/cxml",
+        "domain": "NetworkId",
+        "identity": "DEMO-BUYER",
+        "shared_secret": "demo-secret",
+    }
+    body = client.patch("/__admin/accounts/demo", json={"buyer_endpoint": {"shared_secret": "inbound"}}).get_json()
+    assert (
+        body["buyer_endpoint"]["url"] == "http://buyer.test/cxml"
+        and body["buyer_endpoint"]["shared_secret"] == "inbound"
+    )
+    bad = client.patch("/__admin/accounts/demo", json={"settings": {"safeguards": {"unit_price": {"action": "shrug"}}}})
+    assert bad.status_code == 400
+    assert bad.get_json()["message"] == (
+        'settings.safeguards.unit_price.action must be one of "cancel_order" | "remove_item" | "send_available", '
+        "got 'shrug'."
+    )
+    assert client.patch("/__admin/accounts/demo", json={"payment_method": {"type": "cash"}}).status_code == 400
+    assert client.patch("/__admin/accounts/demo", json={"settings": {"sync_status": True}}).status_code == 400
 
 
 def test_patch_merges_settings_and_status_is_one_way(client: FlaskClient) -> None:
