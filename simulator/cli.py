@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 1)")
     serve.add_argument("--session-ttl", type=int, help="seconds a StartPage link and an idle session live (900)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 5 MB)")
+    serve.add_argument("--smtp-url", help="also send the punchout users' emails to this SMTP server (smtp://host:port)")
     serve.add_argument("--supplier-duns", help="DUNS in From/Sender of documents sent (default Amazon's 128990368)")
     serve.add_argument("--supplier-network-id", help="NetworkId in From/Sender (default Amazon)")
     serve.add_argument(
@@ -56,6 +57,7 @@ def config_from(args: argparse.Namespace, environ: dict[str, str] | None = None)
         "workers",
         "session_ttl",
         "max_body_bytes",
+        "smtp_url",
         "dev",
     ):
         value = getattr(args, name, None)

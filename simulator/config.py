@@ -38,6 +38,8 @@ class Config:
     session_ttl: int = 900
     max_body_bytes: int = 5 * 1024 * 1024
     dev: bool = False
+    smtp_url: str | None = None
+    outbox_interval: float = 0.5
     supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
 
     @property
@@ -63,6 +65,7 @@ _CONVERTERS: dict[str, Any] = {
     "workers": int,
     "session_ttl": int,
     "max_body_bytes": int,
+    "outbox_interval": float,
     "data_dir": Path,
     "dtd_dir": Path,
     "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),

@@ -23,7 +23,7 @@ from .errors import (
 
 log = logging.getLogger(__name__)
 
-CXML_ENDPOINTS = ("/punchout", "/cxml")
+CXML_ENDPOINTS = ("/punchout", "/cxml", "/orders")
 XML_MIMETYPE = "text/xml"
 
 

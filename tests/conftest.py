@@ -84,6 +84,7 @@ def config(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Config:
         seed=1,
         dtd_dir=dtd_dir,
         public_url="http://simulator.test",
+        outbox_interval=0,  # tests flush the outbox themselves; live_server runs the dispatcher
     )
 
 
@@ -125,12 +126,17 @@ def live_server(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Itera
     shutil.copytree(template_data_dir, data_dir)
     server = LiveServer(
         lambda port: create_app(
-            Config(data_dir=data_dir, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir, port=port)
+            Config(
+                data_dir=data_dir, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir, port=port, outbox_interval=0.1
+            )
         )
     )
     server.start()
     yield server
     server.stop()
+    dispatcher = server.app.extensions.get("outbox_dispatcher")
+    if dispatcher is not None:
+        dispatcher.stop()
 
 
 class Receiver:

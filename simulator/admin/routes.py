@@ -7,7 +7,7 @@ from typing import Any
 import requests
 from flask import Blueprint, Response, jsonify, request
 
-from .. import accounts, journal, reset
+from .. import accounts, journal, outbox, reset
 from ..catalog import repository
 from ..errors import AdminError, NotFound
 from ..punchout import cart, checkout, sessions
@@ -25,7 +25,7 @@ def _body() -> Any:
     return data
 
 
-def _page(default: int = 50) -> tuple[int, int]:
+def page_args(default: int = 50) -> tuple[int, int]:
     try:
         limit = int(request.args.get("limit", default))
         offset = int(request.args.get("offset", 0))
@@ -55,7 +55,7 @@ def reset_all() -> Response:
 
 @bp.get("/accounts")
 def list_accounts() -> Response:
-    limit, offset = _page(100)
+    limit, offset = page_args(100)
     items, total = accounts.list_accounts(context().conn, limit, offset)
     return _list([a.to_json() for a in items], total)
 
@@ -73,7 +73,11 @@ def get_account(account_id: str) -> Response:
 
 @bp.patch("/accounts/<account_id>")
 def patch_account(account_id: str) -> Response:
-    return jsonify(accounts.patch_account(context().conn, account_id, _body()).to_json())
+    conn = context().conn
+    account = accounts.patch_account(conn, account_id, _body())
+    if account.buyer_endpoint:
+        outbox.set_url(conn, account_id=account.id, url=account.buyer_endpoint["url"])
+    return jsonify(account.to_json())
 
 
 @bp.get("/accounts/<account_id>/users")
@@ -107,7 +111,7 @@ def create_user(account_id: str) -> tuple[Response, int]:
 
 @bp.get("/journal")
 def journal_list() -> Response:
-    limit, offset = _page()
+    limit, offset = page_args()
     direction = request.args.get("direction")
     if direction not in (None, "in", "out"):
         raise AdminError(400, "invalid_filter", "direction must be 'in' or 'out'.")
@@ -138,7 +142,7 @@ def _product_json(product: Any) -> dict[str, Any]:
 
 @bp.get("/catalog/search")
 def catalog_search() -> Response:
-    limit, offset = _page(20)
+    limit, offset = page_args(20)
     locale = request.args.get("locale", "en_US")
     if locale not in ("en_US", "de_DE"):
         raise AdminError(400, "invalid_locale", "locale must be en_US or de_DE.")
@@ -188,7 +192,7 @@ def _session_json(session: sessions.Session) -> dict[str, Any]:
 
 @bp.get("/sessions")
 def list_sessions() -> Response:
-    limit, offset = _page()
+    limit, offset = page_args()
     items, total = sessions.find(
         context().conn,
         buyer_cookie=request.args.get("buyer_cookie"),

@@ -279,3 +279,95 @@ def read_punchout_setup_request(root: etree._Element) -> PunchOutSetupRequest:
         items=items,
         advisories=tuple(advisories),
     )
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    line_number: int
+    quantity: Decimal
+    supplier_part_id: str
+    supplier_part_auxiliary_id: str
+    unit_price: Decimal | None
+    currency: str
+    description: str
+    unit_of_measure: str
+    requested_delivery_date: str
+    ship_to: Address | None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    order_id: str
+    order_date: str
+    type: str  # new | update | delete
+    order_type: str
+    total: Decimal | None
+    currency: str
+    ship_to: Address | None
+    bill_to: Address | None
+    pcard: dict[str, str] | None  # {"number": …, "expiration": …, "name": …}
+    followup_url: str | None
+    document_reference: str | None  # payloadID of the order an update or delete refers to
+    comments: str
+    extrinsics: tuple[tuple[str, str], ...]
+    lines: tuple[OrderLine, ...]
+    advisories: tuple[str, ...] = field(default=())
+
+    def extrinsic(self, name: str) -> str | None:
+        return next((v for k, v in self.extrinsics if k.lower() == name.lower()), None)
+
+
+def read_order_request(root: etree._Element) -> OrderRequest:
+    """The parts of an OrderRequest the simulator acts on, read without regard to element order."""
+    order = root.find(".//OrderRequest")
+    assert order is not None, "caller checks the request type first"
+    header = _child(order, "OrderRequestHeader")
+    advisories: list[str] = []
+    if header is None:
+        header = etree.Element("OrderRequestHeader")
+        advisories.append("OrderRequest has no OrderRequestHeader.")
+    raw_type = (header.get("type") or "new").strip()
+    if raw_type != raw_type.lower():
+        advisories.append(f'type="{raw_type}" read as "{raw_type.lower()}" (cXML enumerations are lower case).')
+    if _child(header, "BillTo") is None:
+        advisories.append("OrderRequestHeader has no BillTo (required by the DTD); accepted.")
+    total = header.find("Total/Money")
+    pcard = header.find("Payment/PCard")
+    followup = header.find("Followup/URL")
+    reference = header.find("DocumentReference")
+    lines = []
+    for position, item in enumerate(order.findall("ItemOut"), start=1):
+        item_id = _child(item, "ItemID")
+        money = item.find("ItemDetail/UnitPrice/Money")
+        raw_line = (item.get("lineNumber") or "").strip()
+        lines.append(
+            OrderLine(
+                line_number=int(raw_line) if raw_line.isdigit() else position,
+                quantity=_decimal(item.get("quantity")) or Decimal(0),
+                supplier_part_id=text(_child(item_id, "SupplierPartID")),
+                supplier_part_auxiliary_id=text(_child(item_id, "SupplierPartAuxiliaryID")),
+                unit_price=_decimal(money.text) if money is not None else None,
+                currency=(money.get("currency") or "") if money is not None else "",
+                description=text(item.find("ItemDetail/Description")),
+                unit_of_measure=text(item.find("ItemDetail/UnitOfMeasure")) or "EA",
+                requested_delivery_date=item.get("requestedDeliveryDate") or "",
+                ship_to=_address(item.find("ShipTo/Address")),
+            )
+        )
+    return OrderRequest(
+        order_id=(header.get("orderID") or "").strip(),
+        order_date=(header.get("orderDate") or "").strip(),
+        type=raw_type.lower(),
+        order_type=(header.get("orderType") or "regular").strip(),
+        total=_decimal(total.text) if total is not None else None,
+        currency=(total.get("currency") or "") if total is not None else "",
+        ship_to=_address(header.find("ShipTo/Address")),
+        bill_to=_address(header.find("BillTo/Address")),
+        pcard=({k: pcard.get(k) or "" for k in ("number", "expiration", "name")} if pcard is not None else None),
+        followup_url=text(followup) or None if followup is not None else None,
+        document_reference=reference.get("payloadID") if reference is not None else None,
+        comments=" ".join(text(c) for c in header.findall("Comments")).strip(),
+        extrinsics=tuple(((e.get("name") or "").strip(), text(e)) for e in header.findall("Extrinsic")),
+        lines=tuple(lines),
+        advisories=tuple(advisories),
+    )

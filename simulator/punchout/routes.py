@@ -7,6 +7,7 @@ from functools import partial
 from flask import Blueprint, Response, current_app, g, make_response, redirect, request, url_for
 
 from .. import inbound
+from ..orders import service as order_service
 from ..web import context, xml_response
 from . import service, sessions
 
@@ -15,7 +16,8 @@ bp = Blueprint("punchout", __name__)
 SHOP_COOKIE = "punchout_shop"
 
 
-def _serve(handlers: dict[str, inbound.Handler]) -> Response:
+def serve_cxml(handlers: dict[str, inbound.Handler]) -> Response:
+    """Serve one cXML request with the handler for its type (any other type is answered 450)."""
     ctx = context()
     exchange = inbound.Exchange(
         endpoint=request.path,
@@ -31,20 +33,21 @@ def _serve(handlers: dict[str, inbound.Handler]) -> Response:
 
 @bp.post("/punchout")
 def punchout() -> Response:
-    return _serve({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False)})
+    return serve_cxml({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False)})
 
 
 @bp.post("/punchout/test")
 def punchout_test() -> Response:
-    return _serve({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=True)})
+    return serve_cxml({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=True)})
 
 
 @bp.post("/cxml")
 def cxml() -> Response:
-    return _serve(
+    return serve_cxml(
         {
             "PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False),
             "ProfileRequest": service.profile,
+            "OrderRequest": order_service.order_request,
         }
     )
 

@@ -139,6 +139,7 @@ def profile(ctx: Context, exchange: Exchange, received: Received) -> Answer:
         (
             ("ProfileRequest", f"{base}/cxml"),
             ("PunchOutSetupRequest", f"{base}/punchout"),
+            ("OrderRequest", f"{base}/orders/{received.account.id}"),
         ),
     )
     return answer(ctx, exchange, body, env, "ProfileResponse")

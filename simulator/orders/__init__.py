@@ -1,0 +1,1 @@
+"""Orders: OrderRequest intake, Amazon-like outcomes, and the documents that follow."""

@@ -1,0 +1,334 @@
+"""The documents an order produces, built when the order is taken and queued in the outbox.
+
+Each document gets its payloadID now, so every retry sends the same one. A PO is split into one
+supplier order per seller, each with its own confirmID (an Amazon order number), as Amazon does;
+each supplier order gets its ConfirmationRequest, one ShipNoticeRequest per shipment and, with
+e-invoicing on, an InvoiceDetailRequest after its last shipment (protocol.md §6).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from .. import clock, outbox
+from ..accounts import Account
+from ..context import Context
+from ..cxml import fulfil
+from ..cxml.ids import payload_id
+from ..cxml.read import OrderRequest
+from ..cxml.types import Credential, Envelope, Money, Tax
+from ..inbound import LANG_BY_LOCALE
+from . import store
+from .outcomes import LinePlan, Plan
+from .timeline import FAR_FUTURE, Timeline
+
+CENT = Decimal("0.01")
+CARRIERS = {"en_US": ("UPS", "USPS", "Amazon Logistics"), "de_DE": ("DHL", "Amazon Logistics")}
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    order_pk: str
+    account: Account
+    request: OrderRequest
+    payload_id: str
+    plan: Plan
+    test: bool
+    descriptions: dict[int, tuple[str, str | None]]  # line → (description, aux id)
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def buyer_envelope(ctx: Context, account: Account) -> Envelope:
+    """From/Sender: the supplier; To: the buyer; the secret the buyer's inbound channel expects."""
+    supplier = ctx.config.supplier
+    endpoint = account.buyer_endpoint or {}
+    domain = endpoint.get("domain", account.domain)
+    identity = endpoint.get("identity", account.identity)
+    secret = endpoint.get("shared_secret", account.shared_secret)
+    return Envelope(
+        payload_id=payload_id(supplier.payload_domain),
+        timestamp=clock.timestamp(),
+        version=account.setting("cxml_version"),
+        lang=LANG_BY_LOCALE.get(account.setting("locale"), "en-US"),
+        from_=(Credential("DUNS", supplier.duns), Credential("NetworkId", supplier.network_id)),
+        to=(Credential(domain, identity),),
+        sender=(Credential("NetworkId", supplier.network_id, secret),),
+        user_agent=supplier.user_agent,
+    )
+
+
+def destination(order: OrderRequest, account: Account) -> str | None:
+    """Followup/URL of the order wins over the account's buyer endpoint."""
+    if order.followup_url and order.followup_url.lower().startswith(("http://", "https://")):
+        return order.followup_url
+    return (account.buyer_endpoint or {}).get("url")
+
+
+def _tax(account: Account, order: OrderRequest, currency: str, taxable: Decimal) -> Tax:
+    if account.setting("locale") == "de_DE":
+        rate, category, text = Decimal("19.00"), "vat", "Umsatzsteuer 19 %"
+    else:
+        state = order.ship_to.state if order.ship_to else None
+        rate, category, text = fulfil.sales_tax_rate(state), "sales", f"Sales tax {state or ''}".strip()
+    amount = _money(taxable * rate / 100)
+    return Tax(Money(amount, currency), text, category, rate, Money(_money(taxable), currency))
+
+
+def _date(moment: datetime, fallback: datetime) -> str:
+    return clock.timestamp(fallback if moment >= FAR_FUTURE else moment)
+
+
+class Scheduler:
+    """Builds and enqueues every document of one order."""
+
+    def __init__(self, ctx: Context, order: OrderContext) -> None:
+        self.ctx = ctx
+        self.order = order
+        self.account = order.account
+        self.rng = random.Random(order.payload_id)  # the same order gives the same numbers
+        self.now = clock.now()
+        self.timeline = Timeline(self.account.setting("timeline"), self.now, self.account.setting("amazon_day"))
+        self.url = destination(order.request, self.account)
+        self.currency = order.request.currency or ("EUR" if self.account.setting("locale") == "de_DE" else "USD")
+        self.reference = fulfil.OrderReference(
+            order.request.order_id, order.request.order_date or clock.timestamp(self.now), order.payload_id
+        )
+
+    def _enqueue(self, step: str, doc_type: str, build: object, due: datetime) -> None:
+        envelope = buyer_envelope(self.ctx, self.account)
+        body = build(envelope)  # type: ignore[operator]
+        outbox.enqueue(
+            self.ctx.conn,
+            account_id=self.account.id,
+            doc_type=doc_type,
+            payload_id=envelope.payload_id,
+            body=body,
+            url=self.url,
+            due_at=due,
+            order_id=self.order.order_pk,
+            step=step,
+        )
+
+    def status_update(self, code: int, text: str, message: str) -> None:
+        self._enqueue(
+            "status_update",
+            "StatusUpdateRequest",
+            lambda env: fulfil.status_update_request(
+                env,
+                document_payload_id=self.order.payload_id,
+                code=code,
+                text=text,
+                message=message,
+                test=self.order.test,
+            ),
+            self.timeline.status_update(),
+        )
+
+    def reject_order(self) -> None:
+        plan = self.order.plan
+        due = self.timeline.confirmation()
+        doc = fulfil.ConfirmationRequest(
+            confirm_id=fulfil.amazon_order_number(self.rng),
+            type="reject",
+            notice_date=_date(due, self.now),
+            order=self.reference,
+            comments=(("OrderErrorCode", plan.reject_message),),
+        )
+        self._enqueue(
+            "confirmation",
+            "ConfirmationRequest",
+            lambda env: fulfil.confirmation_request(env, doc, test=self.order.test),
+            due,
+        )
+
+    def fulfil_order(self, *, ship: bool, invoice: bool) -> None:
+        groups: dict[str, list[LinePlan]] = {}
+        for line in self.order.plan.lines:
+            groups.setdefault(line.seller, []).append(line)
+        for lines in groups.values():
+            confirm_id = fulfil.amazon_order_number(self.rng)
+            self.ctx.conn.executemany(
+                "UPDATE order_lines SET confirm_id = ? WHERE order_pk = ? AND line_number = ?",
+                [(confirm_id, self.order.order_pk, line.line_number) for line in lines],
+            )
+            self._confirm(confirm_id, lines)
+            if ship:
+                last = self._ship(confirm_id, lines)
+                if invoice and last is not None:
+                    self._invoice(confirm_id, lines, last)
+
+    def _delivery(self, line: LinePlan) -> datetime:
+        return self.now + timedelta(days=max(line.lead_time_days, 1))
+
+    def _confirm(self, confirm_id: str, lines: list[LinePlan]) -> None:
+        due = self.timeline.confirmation()
+        items, total, shipping, taxable = [], Decimal("0.00"), Decimal("0.00"), Decimal("0.00")
+        for line in lines:
+            statuses = []
+            price = Money(line.unit_price, self.currency) if line.unit_price is not None else None
+            delivery = clock.timestamp(self._delivery(line))
+            if line.accepted:
+                statuses.append(
+                    fulfil.ConfirmationStatus(
+                        line.accepted,
+                        "accept",
+                        unit_price=price if line.price_changed else None,
+                        shipment_date=clock.timestamp(self.now + timedelta(days=1)),
+                        delivery_date=delivery,
+                    )
+                )
+            if line.backordered:
+                statuses.append(fulfil.ConfirmationStatus(line.backordered, "backordered", delivery_date=delivery))
+            if line.rejected:
+                statuses.append(
+                    fulfil.ConfirmationStatus(
+                        line.rejected, "reject", comments=(("LineItemErrorCode", line.reject_message),)
+                    )
+                )
+            kept = line.accepted + line.backordered
+            line_total = _money((line.unit_price or Decimal(0)) * kept)
+            line_shipping = line.shipping if kept else Decimal("0.00")
+            total, shipping, taxable = (
+                total + line_total,
+                shipping + line_shipping,
+                taxable + line_total + line_shipping,
+            )
+            items.append(
+                fulfil.ConfirmationItem(
+                    line.line_number,
+                    line.quantity,
+                    line.unit_of_measure,
+                    tuple(statuses),
+                    tax=_tax(self.account, self.order.request, self.currency, line_total + line_shipping)
+                    if kept
+                    else None,
+                    shipping=Money(line_shipping, self.currency) if kept else None,
+                )
+            )
+        whole = all(line.accepted == line.quantity and not line.price_changed for line in lines)
+        doc = fulfil.ConfirmationRequest(
+            confirm_id=confirm_id,
+            type="accept" if whole else "detail",
+            notice_date=_date(due, self.now),
+            order=self.reference,
+            items=tuple(items),
+            total=Money(total, self.currency),
+            shipping=Money(shipping, self.currency),
+            tax=_tax(self.account, self.order.request, self.currency, taxable),
+            comments=(("confirmID", confirm_id),),
+        )
+        self._enqueue(
+            "confirmation",
+            "ConfirmationRequest",
+            lambda env: fulfil.confirmation_request(env, doc, test=self.order.test),
+            due,
+        )
+
+    def _ship(self, confirm_id: str, lines: list[LinePlan]) -> datetime | None:
+        batches: list[tuple[list[tuple[LinePlan, int]], bool]] = []
+        count = max((len(line.shipments) for line in lines), default=0)
+        for index in range(count):
+            batch = [(line, line.shipments[index]) for line in lines if index < len(line.shipments)]
+            batches.append((batch, False))
+        backordered = [(line, line.backordered) for line in lines if line.backordered]
+        if backordered:
+            batches.append((backordered, True))
+        last: datetime | None = None
+        for index, (batch, is_backorder) in enumerate(batches):
+            last = self._ship_notice(confirm_id, batch, index, is_backorder, final=index == len(batches) - 1)
+        return last
+
+    def _ship_notice(
+        self, confirm_id: str, batch: Iterable[tuple[LinePlan, int]], index: int, backorder: bool, *, final: bool
+    ) -> datetime:
+        batch = list(batch)
+        due = self.timeline.shipment(index, backorder=backorder)
+        carrier = self.rng.choice(CARRIERS.get(self.account.setting("locale"), CARRIERS["en_US"]))
+        number, url = fulfil.tracking(carrier, self.rng)
+        shipment_id = fulfil.shipment_id(self.rng)
+        shipped = _date(due, self.now + timedelta(hours=index + 1))
+        delivery = clock.timestamp(max(self._delivery(line) for line, _ in batch))
+        doc = fulfil.ShipNoticeRequest(
+            shipment_id=shipment_id,
+            notice_date=shipped,
+            shipment_date=shipped,
+            delivery_date=delivery,
+            carrier=carrier,
+            tracking_number=number,
+            tracking_url=url,
+            fulfillment_type="complete" if final else "partial",
+            order=self.reference,
+            items=tuple(
+                fulfil.ShipNoticeItem(line.line_number, quantity, line.unit_of_measure, line.supplier_part_id)
+                for line, quantity in batch
+            ),
+            confirm_id=confirm_id,
+        )
+        store.insert_shipment(
+            self.ctx.conn,
+            {
+                "shipment_id": shipment_id,
+                "order_pk": self.order.order_pk,
+                "confirm_id": confirm_id,
+                "carrier": carrier,
+                "tracking_number": number,
+                "tracking_url": url,
+                "ship_at": clock.timestamp(due),
+                "delivery_date": delivery,
+                "lines": [{"line_number": line.line_number, "quantity": quantity} for line, quantity in batch],
+            },
+        )
+        self._enqueue(
+            "shipment", "ShipNoticeRequest", lambda env: fulfil.ship_notice_request(env, doc, test=self.order.test), due
+        )
+        return due
+
+    def _invoice(self, confirm_id: str, lines: list[LinePlan], last_shipment: datetime) -> None:
+        due = self.timeline.invoice(last_shipment)
+        invoiced = [line for line in lines if line.accepted + line.backordered > 0 and line.unit_price is not None]
+        if not invoiced:
+            return
+        invoice_lines = []
+        for number, line in enumerate(invoiced, start=1):
+            quantity = line.accepted + line.backordered
+            assert line.unit_price is not None
+            subtotal = _money(line.unit_price * quantity)
+            description, aux = self.order.descriptions.get(line.line_number, (line.supplier_part_id, None))
+            invoice_lines.append(
+                fulfil.InvoiceLine(
+                    invoice_line_number=number,
+                    line_number=line.line_number,
+                    quantity=quantity,
+                    unit_of_measure=line.unit_of_measure,
+                    unit_price=Money(line.unit_price, self.currency),
+                    supplier_part_id=line.supplier_part_id,
+                    supplier_part_auxiliary_id=aux,
+                    description=description,
+                    tax=_tax(self.account, self.order.request, self.currency, subtotal + line.shipping),
+                    shipping=Money(line.shipping, self.currency),
+                )
+            )
+        doc = fulfil.InvoiceDetailRequest(
+            invoice_id=f"INV-{confirm_id}",
+            invoice_date=_date(due, self.now),
+            order=self.reference,
+            lines=tuple(invoice_lines),
+            shipping=Money(sum((line.shipping for line in invoiced), Decimal("0.00")), self.currency),
+            payment_term_days=30,
+            confirm_id=confirm_id,
+            lang=LANG_BY_LOCALE.get(self.account.setting("locale"), "en-US"),
+            ship_to_name=(self.order.request.ship_to.name if self.order.request.ship_to else "") or "Ship-to address",
+        )
+        self._enqueue(
+            "invoice",
+            "InvoiceDetailRequest",
+            lambda env: fulfil.invoice_detail_request(env, doc, test=self.order.test),
+            due,
+        )

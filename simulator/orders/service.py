@@ -1,0 +1,256 @@
+"""OrderRequest intake: answer synchronously as Amazon does, store the order, queue what follows.
+
+Synchronous refusals are only: credentials (401), not parseable (406), not an OrderRequest (450)
+and a duplicate orderID (409). Every business outcome comes later in a ConfirmationRequest, unless
+the account's ``reject_synchronously`` moves whole-order refusals into the answer (protocol.md §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from decimal import Decimal
+
+from .. import clock, outbox
+from ..accounts import Account
+from ..catalog.repository import get_products
+from ..context import Context
+from ..cxml import build
+from ..cxml.read import Address, OrderRequest, read_order_request
+from ..db import transaction
+from ..errors import Conflict
+from ..inbound import Answer, Exchange, Received, envelope, http_status_for
+from . import codes, emails, store
+from .documents import OrderContext, Scheduler
+from .outcomes import LineInput, OrderInput, Plan, plan_order
+
+
+def ship_to_problem(order: OrderRequest) -> str | None:
+    """Why the order cannot be delivered, or None. A header ShipTo, or one on every line, is needed."""
+    addresses: list[Address | None] = [order.ship_to] if order.ship_to else [line.ship_to for line in order.lines]
+    if not addresses or any(a is None for a in addresses):
+        return "the order has no ShipTo/Address"
+    for address in addresses:
+        assert address is not None
+        missing = [
+            name
+            for name, value in (("Street", address.street), ("City", address.city), ("Country", address.country))
+            if not value
+        ]
+        if missing:
+            return f"ShipTo/Address/PostalAddress has no {', '.join(missing)}"
+    return None
+
+
+def _quote(ctx: Context, aux_id: str) -> tuple[str, Decimal, datetime, str] | None:
+    if not aux_id:
+        return None
+    row = ctx.conn.execute(
+        "SELECT q.asin, q.unit_price, q.created_at, s.email FROM quotes q LEFT JOIN sessions s ON s.id = q.session_id"
+        " WHERE q.aux_id = ?",
+        (aux_id.strip(),),
+    ).fetchone()
+    if row is None:
+        return None
+    return row["asin"], Decimal(row["unit_price"]), clock.parse(row["created_at"]), row["email"] or ""
+
+
+def _inputs(ctx: Context, account: Account, order: OrderRequest) -> tuple[list[LineInput], str, list[str]]:
+    notes: list[str] = []
+    locale = account.setting("locale")
+    email = order.extrinsic("UserEmail") or ""
+    lines = []
+    for line in order.lines:
+        quote = _quote(ctx, line.supplier_part_auxiliary_id)
+        asin = quote[0] if quote else line.supplier_part_id
+        product = get_products(ctx.conn, [asin], locale).get(asin.upper()) if asin else None
+        if quote:
+            email = email or quote[3]
+        elif line.supplier_part_auxiliary_id:
+            notes.append(
+                f"ItemOut {line.line_number}: SupplierPartAuxiliaryID {line.supplier_part_auxiliary_id!r} "
+                "was not issued by this simulator; priced from the catalogue."
+            )
+        lines.append(
+            LineInput(
+                line_number=line.line_number,
+                quantity=line.quantity,
+                supplier_part_id=line.supplier_part_id,
+                product=product,
+                ordered_unit_price=line.unit_price,
+                quoted_unit_price=quote[1] if quote else None,
+                quote_age_days=(clock.now() - quote[2]).total_seconds() / 86400 if quote else None,
+                unit_of_measure=line.unit_of_measure,
+            )
+        )
+    return lines, email, notes
+
+
+def _check_duplicate(ctx: Context, account: Account, order: OrderRequest, payload: str) -> None:
+    for earlier in store.by_order_id(ctx.conn, account.id, order.order_id):
+        if order.type == "new" and earlier["type"] == "new":
+            raise Conflict(
+                f"Order {order.order_id} was already received with payloadID {earlier['payload_id']} at "
+                f"{earlier['created_at']}; this document (payloadID {payload}) has the same orderID and is a duplicate "
+                "order. Send a new orderID, or the same document again (same payloadID) to get the same answer.",
+                account_id=account.id,
+            )
+
+
+def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answer:
+    account = received.account
+    order = read_order_request(received.document.root)
+    exchange.advisories.extend(order.advisories)
+    payload = received.document.root.get("payloadID") or ""
+    if not payload:
+        payload = "missing-" + hashlib.sha256(exchange.body).hexdigest()[:24]
+        exchange.advisories.append("The OrderRequest has no payloadID; one derived from its body identifies it.")
+    stored = store.by_payload_id(ctx.conn, payload)
+    if stored is not None:
+        exchange.advisories.append(f"payloadID {payload} was received before: the same answer, nothing created.")
+        env = envelope(ctx, account)
+        return answer_from(stored.body, stored.code, stored.http, env.payload_id)
+    _check_duplicate(ctx, account, order, payload)
+
+    lines, email, notes = _inputs(ctx, account, order)
+    exchange.advisories.extend(notes)
+    test = account.status == "test" or received.document.root.find("Request[@deploymentMode='test']") is not None
+    plan = _plan(ctx, account, order, lines)
+    env = envelope(ctx, account)
+    order_pk = "ord_" + secrets.token_hex(8)
+    synchronous_reject = plan.rejected and account.setting("reject_synchronously")
+    if synchronous_reject:
+        code, text, message = (
+            400,
+            f"{plan.order_reject.code} Bad Request" if plan.order_reject else "Bad Request",
+            plan.reject_message,
+        )
+    elif account.setting("sync_status") == 201:
+        code, text, message = 201, "Accepted", f"Order {order.order_id} accepted; a StatusUpdateRequest follows."
+    else:
+        code, text, message = 200, "OK", ""
+    body = build.status_response(code, text, message or None, env)
+    http = http_status_for(account, code)
+    with transaction(ctx.conn):
+        store.insert_order(
+            ctx.conn,
+            {
+                "id": order_pk,
+                "account_id": account.id,
+                "order_id": order.order_id,
+                "payload_id": payload,
+                "type": order.type,
+                "order_date": order.order_date,
+                "status": "rejected" if plan.rejected else "accepted",
+                "test": int(test),
+                "currency": order.currency,
+                "total": str(order.total) if order.total is not None else None,
+                "ship_to": order.ship_to.as_dict() if order.ship_to else None,
+                "bill_to": order.bill_to.as_dict() if order.bill_to else None,
+                "payment": _masked_payment(order),
+                "followup_url": order.followup_url,
+                "user_email": email,
+                "reject_code": plan.order_reject.code if plan.order_reject else None,
+                "reject_message": plan.reject_message or None,
+                "refers_to": order.document_reference,
+                "answer_code": code,
+                "answer_http": http,
+                "answer_body": body,
+                "advisories": list(exchange.advisories),
+            },
+        )
+        _store_lines(ctx, order_pk, order, plan)
+        if not synchronous_reject:
+            _schedule(ctx, account, order, payload, order_pk, plan, test, code)
+        emails.order_outcome(ctx, account, order_pk, order, plan, email)
+    return answer_from(body, code, http, env.payload_id)
+
+
+def answer_from(body: bytes, code: int, http: int, payload_id: str) -> Answer:
+    return Answer(body, code, http, "Status", payload_id)
+
+
+def _plan(ctx: Context, account: Account, order: OrderRequest, lines: list[LineInput]) -> Plan:
+    if order.type in ("update", "delete"):
+        if not account.setting("allow_order_changes"):
+            return Plan(order_reject=codes.ORDER_CHANGE_NOT_SUPPORTED, order_reject_detail=f'type="{order.type}"')
+        earlier = [o for o in store.by_order_id(ctx.conn, account.id, order.order_id) if o["status"] == "accepted"]
+        if order.document_reference:
+            earlier = [o for o in earlier if o["payload_id"] == order.document_reference] or earlier
+        if not earlier:
+            return Plan(order_reject=codes.UNKNOWN_ORIGINAL_ORDER, order_reject_detail=f"orderID {order.order_id}")
+        for original in earlier:
+            store.set_status(ctx.conn, original["id"], "cancelled" if order.type == "delete" else "replaced")
+            outbox.cancel_pending(ctx.conn, order_id=original["id"])
+        if order.type == "delete":
+            return Plan(notes=(f"order {order.order_id} cancelled at the buyer's request",))
+    return plan_order(
+        OrderInput(
+            lines=tuple(lines),
+            ship_to_problem=ship_to_problem(order),
+            account_active=account.status == "active",
+            has_payment_method=account.payment_method is not None or order.pcard is not None,
+            safeguards=account.setting("safeguards"),
+        )
+    )
+
+
+def _masked_payment(order: OrderRequest) -> dict[str, str] | None:
+    if order.pcard is None:
+        return None
+    number = order.pcard.get("number", "")
+    return {
+        "type": "pcard",
+        "number": "*" * max(len(number) - 4, 0) + number[-4:],
+        "expiration": order.pcard.get("expiration", ""),
+    }
+
+
+def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan) -> None:
+    planned = {line.line_number: line for line in plan.lines}
+    for line in order.lines:
+        p = planned.get(line.line_number)
+        store.insert_line(
+            ctx.conn,
+            {
+                "order_pk": order_pk,
+                "line_number": line.line_number,
+                "supplier_part_id": line.supplier_part_id,
+                "aux_id": line.supplier_part_auxiliary_id or None,
+                "description": line.description,
+                "unit_of_measure": line.unit_of_measure,
+                "quantity": int(line.quantity) if line.quantity == int(line.quantity) else 0,
+                "ordered_unit_price": str(line.unit_price) if line.unit_price is not None else None,
+                "unit_price": str(p.unit_price) if p and p.unit_price is not None else None,
+                "accepted": p.accepted if p else 0,
+                "backordered": p.backordered if p else 0,
+                "rejected": p.rejected if p else int(line.quantity),
+                "reject_code": p.reject.code
+                if p and p.reject
+                else (plan.order_reject.code if plan.order_reject else None),
+                "reject_message": p.reject_message if p else (plan.reject_message or None),
+                "seller": p.seller if p else None,
+                "delivery_date": None,
+            },
+        )
+
+
+def _schedule(
+    ctx: Context, account: Account, order: OrderRequest, payload: str, order_pk: str, plan: Plan, test: bool, code: int
+) -> None:
+    descriptions = {
+        line.line_number: (line.description or line.supplier_part_id, line.supplier_part_auxiliary_id or None)
+        for line in order.lines
+    }
+    scheduler = Scheduler(ctx, OrderContext(order_pk, account, order, payload, plan, test, descriptions))
+    if code == 201:
+        scheduler.status_update(200, "OK", f"Order {order.order_id} accepted.")
+    if order.type == "delete" and not plan.rejected:
+        plan = Plan(order_reject=codes.Code("001-000", "Order cancelled at the buyer's request"))
+        scheduler.order = OrderContext(order_pk, account, order, payload, plan, test, descriptions)
+    if plan.rejected:
+        scheduler.reject_order()
+        return
+    fulfil = not test or account.setting("fulfil_test_orders")
+    scheduler.fulfil_order(ship=bool(fulfil), invoice=bool(fulfil) and account.setting("einvoicing"))

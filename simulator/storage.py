@@ -1,0 +1,19 @@
+"""Every table of the simulator, created in one place; the tables reset empties."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from . import db, outbox
+from .orders import emails, store
+
+SCHEMAS = (db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA)
+
+# children before parents, so foreign keys never stand in the way
+RUNTIME_TABLES = ("delivery_attempts", "outbox", "emails", *store.TABLES, *db.RUNTIME_TABLES)
+
+
+def initialise(conn: sqlite3.Connection) -> None:
+    for schema in SCHEMAS[1:]:
+        conn.executescript(schema)
+    db.initialise(conn)
