@@ -127,7 +127,12 @@ def live_server(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Itera
     server = LiveServer(
         lambda port: create_app(
             Config(
-                data_dir=data_dir, catalog_size=TEST_CATALOG_SIZE, seed=1, dtd_dir=dtd_dir, port=port, outbox_interval=0.1
+                data_dir=data_dir,
+                catalog_size=TEST_CATALOG_SIZE,
+                seed=1,
+                dtd_dir=dtd_dir,
+                port=port,
+                outbox_interval=0.1,
             )
         )
     )
@@ -140,10 +145,17 @@ def live_server(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Itera
 
 
 class Receiver:
-    """The buyer's side of the cart return: a real HTTP server that keeps every form post."""
+    """The buyer's side: a real HTTP server that keeps every post. A cart form post gets an HTML
+    page; a cXML document (text/xml) gets ``cxml_answer``, a cXML 200 unless a test changes it."""
+
+    CXML_OK = (
+        b'<?xml version="1.0"?><cXML payloadID="1@buyer.test" timestamp="2026-01-01T00:00:00+00:00">'
+        b'<Response><Status code="200" text="OK"/></Response></cXML>'
+    )
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
+        self.cxml_answer = self.CXML_OK
         self.event = threading.Event()
         outer = self
 
@@ -159,9 +171,13 @@ class Receiver:
                         "fields": dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")),
                     }
                 )
-                page = b"<!doctype html><title>Buyer received the cart</title><h1 id=received>Cart received</h1>"
+                if self.headers.get("Content-Type", "").startswith("text/xml"):
+                    page, kind = outer.cxml_answer, "text/xml"
+                else:
+                    page = b"<!doctype html><title>Buyer received the cart</title><h1 id=received>Cart received</h1>"
+                    kind = "text/html"
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
                 self.wfile.write(page)

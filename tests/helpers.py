@@ -102,3 +102,65 @@ def start_url(body: bytes) -> str:
     url = root.findtext("Response/PunchOutSetupResponse/StartPage/URL")
     assert url, body.decode()
     return url
+
+
+def order_request(
+    *,
+    order_id: str = "PO-1001",
+    payload_id: str | None = None,
+    lines: list[dict[str, Any]] | None = None,
+    order_type: str = "new",
+    ship_to: bool = True,
+    state: str = "CA",
+    credentials: dict[str, str] | None = None,
+    deployment_mode: str | None = None,
+    followup_url: str | None = None,
+    document_reference: str | None = None,
+    email: str | None = "alice@buyer.test",
+    currency: str = "USD",
+    version: str = "1.2.069",
+) -> bytes:
+    """An OrderRequest as a well-behaved procurement system sends it (valid against cXML.dtd).
+
+    ``lines``: dicts with ``asin``, ``quantity`` (1), ``price`` ("10.00"), optional ``aux``.
+    """
+    creds = credentials or DEMO
+    items = ""
+    total = 0.0
+    for n, line in enumerate(lines or [{"asin": "B0TESTSLOW"}], start=1):
+        price = str(line.get("price", "10.00"))
+        quantity = line.get("quantity", 1)
+        total += float(price) * int(quantity)
+        aux = f"<SupplierPartAuxiliaryID>{line['aux']}</SupplierPartAuxiliaryID>" if line.get("aux") else ""
+        items += (
+            f'<ItemOut quantity="{quantity}" lineNumber="{n}"><ItemID><SupplierPartID>{line["asin"]}</SupplierPartID>'
+            f'{aux}</ItemID><ItemDetail><UnitPrice><Money currency="{currency}">{price}</Money></UnitPrice>'
+            f'<Description xml:lang="en-US">{escape(line.get("description", "Item " + str(n)))}</Description>'
+            f'<UnitOfMeasure>EA</UnitOfMeasure><Classification domain="UNSPSC">44121704</Classification>'
+            f"</ItemDetail></ItemOut>"
+        )
+    address = (
+        '<Address addressID="HQ-1"><Name xml:lang="en-US">Buyer HQ</Name><PostalAddress>'
+        f"<DeliverTo>Alice Buyer</DeliverTo><Street>1 Main St</Street><City>Springfield</City><State>{state}</State>"
+        '<PostalCode>62701</PostalCode><Country isoCountryCode="US">United States</Country></PostalAddress></Address>'
+    )
+    ship = f"<ShipTo>{address}</ShipTo>" if ship_to else ""
+    followup = f"<Followup><URL>{escape(followup_url)}</URL></Followup>" if followup_url else ""
+    reference = f'<DocumentReference payloadID="{document_reference}"/>' if document_reference else ""
+    extrinsic = f'<Extrinsic name="UserEmail">{escape(email)}</Extrinsic>' if email else ""
+    mode = f' deploymentMode="{deployment_mode}"' if deployment_mode else ""
+    payload = payload_id or f"{order_id}.{order_type}@buyer.test"
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>'
+        f'<!DOCTYPE cXML SYSTEM "http://xml.cxml.org/schemas/cXML/{version}/cXML.dtd">'
+        f'<cXML payloadID="{payload}" timestamp="2026-11-26T10:00:00+00:00" xml:lang="en-US">'
+        f"<Header><From><Credential domain={quoteattr(creds['domain'])}><Identity>{escape(creds['identity'])}"
+        f'</Identity></Credential></From><To><Credential domain="DUNS"><Identity>128990368</Identity>'
+        f"</Credential></To><Sender><Credential domain={quoteattr(creds['domain'])}><Identity>"
+        f"{escape(creds['identity'])}</Identity><SharedSecret>{escape(creds['shared_secret'])}</SharedSecret>"
+        f"</Credential><UserAgent>Test buyer 1.0</UserAgent></Sender></Header>"
+        f'<Request{mode}><OrderRequest><OrderRequestHeader orderID="{order_id}" '
+        f'orderDate="2026-11-26T10:00:00+00:00" type="{order_type}"><Total><Money currency="{currency}">'
+        f"{total:.2f}</Money></Total>{ship}<BillTo>{address}</BillTo>{followup}{reference}{extrinsic}"
+        f"</OrderRequestHeader>{items}</OrderRequest></Request></cXML>"
+    ).encode()
