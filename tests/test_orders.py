@@ -442,3 +442,19 @@ def test_buyer_refusal_is_visible_and_resend_works(client: FlaskClient, buyer: R
     assert resent["status"] == "delivered"
     payloads = [parse_document(p["body"]).root.get("payloadID") for p in buyer.posts if p["body"].startswith(b"<?xml")]
     assert payloads.count(failed[0]["payload_id"]) == 2  # the same payloadID every time
+
+
+def test_your_orders_page_shows_statuses_and_tracking(client: FlaskClient, buyer: Receiver) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from .helpers import setup_request, start_url
+
+    body = client.post("/punchout", data=setup_request(email="alice@buyer.test")).data
+    sid = parse_qs(urlsplit(client.get(urlsplit(start_url(body)).path).headers["Location"]).query)["sid"][0]
+    assert b'data-testid="no-orders"' in client.get(f"/shop/orders?sid={sid}").data
+    place(client, order_id="PO-MINE", lines=[{"asin": "B0TESTSLOW"}, {"asin": "B0TESTREJT"}])
+    place(client, order_id="PO-OTHER", email="bob@buyer.test")
+    page = client.get(f"/shop/orders?sid={sid}").get_data(as_text=True)
+    assert 'data-order-id="PO-MINE"' in page and "PO-OTHER" not in page
+    assert "1 not fulfilled: 002-001 Item unavailable" in page
+    assert page.count('data-testid="tracking"') == 1

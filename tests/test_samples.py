@@ -9,13 +9,14 @@ ones get 406 with the DTD error.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from lxml import etree
 
 from simulator.cxml.parse import parse_document
-from simulator.cxml.read import read_header, read_punchout_setup_request, request_type
+from simulator.cxml.read import read_header, read_order_request, read_punchout_setup_request, request_type
 from simulator.cxml.validate import DtdRegistry
 from simulator.punchout.service import usable_url
 
@@ -150,3 +151,57 @@ def test_quirky_buyer_documents_are_served_leniently_and_refused_strictly(client
 def test_no_sample_root_is_lost_to_the_parser() -> None:
     for sample in SETUP_SAMPLES:
         assert etree.iselement(parse_document(sample.read_bytes()).root)
+
+
+def order_samples() -> list[Path]:
+    found = []
+    for path in sorted(SAMPLES.glob("*/*.xml")) if SAMPLES.is_dir() else []:
+        try:
+            root = parse_document(path.read_bytes()).root
+        except Exception:  # noqa: BLE001 - not well-formed: not an order sample
+            continue
+        if request_type(root) == "OrderRequest":
+            found.append(path)
+    return found
+
+
+ORDER_SAMPLES = order_samples()
+
+
+@pytest.mark.parametrize("sample", ORDER_SAMPLES, ids=[f"{p.parent.name}/{p.name}" for p in ORDER_SAMPLES])
+def test_every_order_sample_is_answered_and_followed_up(
+    client: FlaskClient, receiver: Any, dtds: DtdRegistry, sample: Path
+) -> None:
+    """Each real OrderRequest gets Amazon's synchronous answer and valid follow-up documents."""
+    document = parse_document(sample.read_bytes())
+    header = read_header(document.root)
+    sender = header.sender[0]
+    created = client.post(
+        "/__admin/accounts",
+        json={
+            "name": f"Buyer of {sample.name}",
+            "status": "active",
+            "payment_method": {"type": "invoice"},
+            "buyer_endpoint": {"url": receiver.url.replace("/punchout/return", "/cxml")},
+            "credentials": {
+                "domain": sender.domain,
+                "identity": sender.identity,
+                "shared_secret": sender.shared_secret or "not-sent",
+            },
+            "settings": {"timeline": "instant"},
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    code, _, message = status_of(client.post("/orders", data=sample.read_bytes()).data)
+    if sender.shared_secret is None:
+        assert code == 401 and message.startswith("Sender/Credential/SharedSecret is missing for ")
+        return
+    assert code == 200, message
+    client.post("/__admin/outbox/flush")
+    received = [p["body"] for p in receiver.posts if p["content_type"].startswith("text/xml")]
+    assert received, "a ConfirmationRequest follows every order taken"
+    for body in received:
+        assert_valid(body, dtds)
+    order_id = read_order_request(document.root).order_id
+    confirmation = parse_document(received[0]).root
+    assert confirmation.find(".//OrderReference").get("orderID") == order_id

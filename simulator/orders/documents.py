@@ -186,7 +186,7 @@ class Scheduler:
                 )
             if line.backordered:
                 statuses.append(fulfil.ConfirmationStatus(line.backordered, "backordered", delivery_date=delivery))
-            if line.rejected:
+            if line.rejected or line.reject:  # a line of quantity 0 is rejected with quantity 0
                 statuses.append(
                     fulfil.ConfirmationStatus(
                         line.rejected, "reject", comments=(("LineItemErrorCode", line.reject_message),)

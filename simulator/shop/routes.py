@@ -11,6 +11,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from .. import accounts
 from ..catalog import repository
 from ..errors import AdminError, ShopError
+from ..orders import store
 from ..punchout import cart, checkout, sessions
 from ..punchout.routes import SHOP_COOKIE
 from ..web import context
@@ -202,6 +203,18 @@ def checkout_cart() -> str:
 @bp.post("/return-without-items")
 def return_without_items() -> str:
     return _return(cancel=True)
+
+
+@bp.get("/orders")
+def orders() -> Any:
+    """ "Your orders": the punchout user's orders, with line statuses and tracking."""
+    session = _session()
+    if (gate := _gate(session)) is not None:
+        return gate
+    assert session is not None
+    conn = context().conn
+    found, _ = store.list_orders(conn, account_id=session.account_id, user_email=session.email, limit=50)
+    return _render("shop/orders.html", session, orders=[store.get_order(conn, o["id"]) for o in found])
 
 
 @bp.route("/register", methods=["GET", "POST"])
