@@ -458,3 +458,55 @@ def test_your_orders_page_shows_statuses_and_tracking(client: FlaskClient, buyer
     assert 'data-order-id="PO-MINE"' in page and "PO-OTHER" not in page
     assert "1 not fulfilled: 002-001 Item unavailable" in page
     assert page.count('data-testid="tracking"') == 1
+
+
+class SmtpReceiver:
+    """A minimal SMTP server on loopback that keeps every message it is given."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+
+        self.messages: list[str] = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 sim-test ESMTP\r\n")
+                while line := self.rfile.readline():
+                    command = line.decode().strip().upper()
+                    if command.startswith("DATA"):
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = []
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data.append(chunk.decode())
+                        outer.messages.append("".join(data))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif command.startswith("QUIT"):
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_emails_are_sent_to_the_smtp_server(config, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    from simulator import create_app
+
+    smtp = SmtpReceiver()
+    try:
+        client = create_app(config.with_overrides(smtp_url=smtp.url)).test_client()
+        client.patch("/__admin/accounts/demo", json={"buyer_endpoint": {"url": receiver.url}})
+        place(client, order_id="PO-SMTP")
+        email = client.get("/__admin/emails").get_json()["items"][0]
+        assert email["smtp_status"] == "sent"
+        assert len(smtp.messages) == 1 and "Subject: Your order PO-SMTP has been placed" in smtp.messages[0]
+    finally:
+        smtp.stop()
