@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -44,10 +46,23 @@ class Server:
         ]
         self.process: subprocess.Popen[bytes] | None = None
         self.output = b""
+        self.log: Any = None
+
+    popen_options: ClassVar[dict[str, Any]] = {}
+
+    def collect_output(self) -> None:
+        if self.log is not None:
+            self.log.seek(0)
+            self.output += self.log.read()
+            self.log.close()
+            self.log = None
 
     def start(self) -> None:
         root = Path(__file__).resolve().parents[1]
-        self.process = subprocess.Popen(self.args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe: a chatty server never blocks
+        self.process = subprocess.Popen(
+            self.args, cwd=root, stdout=self.log, stderr=subprocess.STDOUT, **self.popen_options
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -58,6 +73,7 @@ class Server:
             if self.process.poll() is not None:
                 break
         self.stop()
+        self.collect_output()
         raise AssertionError(f"server did not start: {self.output.decode(errors='replace')}")
 
     def stop(self) -> None:
@@ -66,13 +82,11 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                out, _ = self.process.communicate(timeout=20)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                out, _ = self.process.communicate()
-            self.output += out
-        else:
-            self.output += self.process.communicate()[0]
+                self.process.wait()
+        self.collect_output()
 
 
 @pytest.fixture
