@@ -510,3 +510,47 @@ def test_emails_are_sent_to_the_smtp_server(config, receiver: Receiver) -> None:
         assert len(smtp.messages) == 1 and "Subject: Your order PO-SMTP has been placed" in smtp.messages[0]
     finally:
         smtp.stop()
+
+
+def test_running_server_delivers_on_the_clock(live_server, receiver: Receiver, dtds: DtdRegistry) -> None:  # type: ignore[no-untyped-def]
+    """On a live server the dispatcher sends each document when the simulator's clock reaches it."""
+    import time
+
+    import requests
+
+    base = live_server.url
+    requests.patch(
+        f"{base}/__admin/accounts/demo",
+        json={"status": "active", "payment_method": {"type": "invoice"}, "buyer_endpoint": {"url": receiver.url}},
+        timeout=10,
+    ).raise_for_status()
+    price = requests.get(f"{base}/__admin/catalog/products/B0TESTSPLT", timeout=10).json()["business_price"]
+    answer = requests.post(
+        f"{base}/orders",
+        data=order_request(order_id="PO-LIVE", lines=[{"asin": "B0TESTSPLT", "quantity": 2, "price": price}]),
+        timeout=10,
+    )
+    assert status_of(answer.content) == (200, "OK", "")
+
+    def received() -> list[str]:
+        return [
+            parse_document(p["body"]).root.find("Request")[0].tag
+            for p in receiver.posts
+            if p["body"].startswith(b"<?xml")
+        ]
+
+    def wait_for(count: int) -> list[str]:
+        deadline = time.monotonic() + 10
+        while len(received()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return received()
+
+    time.sleep(0.5)
+    assert received() == []  # the confirmation is due two minutes after the order
+    requests.post(f"{base}/__admin/clock/advance", json={"seconds": 130}, timeout=10)
+    assert wait_for(1) == ["ConfirmationRequest"]
+    requests.post(f"{base}/__admin/clock/advance", json={"seconds": 3600}, timeout=10)
+    assert wait_for(4) == ["ConfirmationRequest", "ShipNoticeRequest", "ShipNoticeRequest", "InvoiceDetailRequest"]
+    for post in receiver.posts:
+        if post["body"].startswith(b"<?xml"):
+            assert_valid(post["body"], dtds)
