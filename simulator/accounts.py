@@ -23,7 +23,7 @@ DEMO_ACCOUNT = {
     "credentials": {"domain": "NetworkId", "identity": "DEMO-BUYER", "shared_secret": "demo-secret"},
 }
 STATUSES = ("test", "active")
-ROLES = ("administrator", "requisitioner", "punchout", "finance", "technical")
+ROLES = ("administrator", "punchout_user", "technical_administrator", "requisitioner", "finance")
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,7 @@ def create_user(
     email: str,
     *,
     name: str = "",
-    roles: tuple[str, ...] = ("punchout",),
+    roles: tuple[str, ...] = ("punchout_user",),
     registered: bool = True,
 ) -> User:
     bad = [r for r in roles if r not in ROLES]
@@ -395,10 +395,10 @@ def punchout_user(conn: sqlite3.Connection, account: Account, email: str, name: 
     if user is None:
         register = account.setting("first_punchout") == "register"
         user = create_user(conn, account.id, email, name=name, registered=not register)
-    if "punchout" not in user.roles:
+    if "punchout_user" not in user.roles:
         raise Forbidden(
             f"The user {user.email} has no PunchOut role in the account {account.name!r}; "
-            "an administrator must give them the PunchOut role.",
+            "an administrator must give them the punchout_user role.",
             account_id=account.id,
         )
     return user

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS users (
     account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     email TEXT NOT NULL,
     name TEXT NOT NULL DEFAULT '',
-    roles TEXT NOT NULL DEFAULT '["punchout"]',
+    roles TEXT NOT NULL DEFAULT '["punchout_user"]',
     registered INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL
 );

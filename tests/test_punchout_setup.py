@@ -99,14 +99,14 @@ def test_user_without_punchout_role_is_403(client: FlaskClient) -> None:
         403,
         "Forbidden",
         "The user bob@buyer.test has no PunchOut role in the account 'Demo Buyer'; "
-        "an administrator must give them the PunchOut role.",
+        "an administrator must give them the punchout_user role.",
     )
 
 
 def test_first_punchout_creates_the_user_with_the_punchout_role(client: FlaskClient) -> None:
     post(client, setup_request(email="new@buyer.test"))
     users = client.get("/__admin/accounts/demo/users").get_json()["items"]
-    assert [(u["email"], u["roles"], u["registered"]) for u in users] == [("new@buyer.test", ["punchout"], True)]
+    assert [(u["email"], u["roles"], u["registered"]) for u in users] == [("new@buyer.test", ["punchout_user"], True)]
 
 
 def test_not_xml_is_406_with_line(client: FlaskClient) -> None:

@@ -95,7 +95,7 @@ def create_user(account_id: str) -> tuple[Response, int]:
     data = _body()
     if not isinstance(data, dict) or not isinstance(data.get("email"), str):
         raise AdminError(400, "invalid_user", "The body must be an object with an email.")
-    roles = data.get("roles", ["punchout"])
+    roles = data.get("roles", ["punchout_user"])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AdminError(400, "invalid_user", "roles must be a list of role names.")
     user = accounts.create_user(
