@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask
 
 from . import db, outbox, storage
 from .accounts import ensure_demo_account
-from .catalog.generate import build_catalog
+from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog
 from .config import Config, default_dtd_dir
 from .cxml.validate import DtdRegistry
+from .scenarios import store as scenario_store
 
 __version__ = "0.1.0"
 
 log = logging.getLogger(__name__)
 
 
-def prepare_data_dir(config: Config, *, progress: bool = False) -> None:
-    """Create the database, build the catalogue if it is missing or stale, add the demo account."""
+def prepare_data_dir(config: Config, *, progress: ProgressCallback | None = None) -> None:
+    """Create the database, build the catalogue if it is missing or stale, add the demo account.
+
+    ``progress(done, total)`` is called while the catalogue is built (not when it is up to date).
+    """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     conn = db.connect(config.database_path)
     try:
         storage.initialise(conn)
-        if build_catalog(conn, size=config.catalog_size, seed=config.seed):
+        # Smaller batches when someone watches, so that progress moves (the rows are the same).
+        batch = max(500, min(DEFAULT_BATCH_SIZE, config.catalog_size // 50)) if progress else DEFAULT_BATCH_SIZE
+        if build_catalog(conn, size=config.catalog_size, seed=config.seed, progress=progress, batch_size=batch):
             log.info("catalogue built: %s products, seed %s", config.catalog_size, config.seed)
         with db.transaction(conn):
             ensure_demo_account(conn)
+            load_scenarios(conn, config)
     finally:
         conn.close()
+
+
+def load_scenarios(conn: sqlite3.Connection, config: Config) -> None:
+    """The library of scenarios/ into the database; those named by --scenario become active."""
+    for problem in scenario_store.load_library(conn):
+        log.warning("scenario library: %s", problem)
+    known = {s.name for s in scenario_store.list_all(conn)}
+    for name in config.scenarios:
+        if name not in known:
+            raise ValueError(
+                f"--scenario {name}: there is no such scenario; the library has {', '.join(sorted(known))}."
+            )
+        scenario_store.activate(conn, name)
 
 
 def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
@@ -45,6 +66,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
 
     from .admin.orders import bp as admin_orders_bp
     from .admin.routes import bp as admin_bp
+    from .admin.scenarios import bp as admin_scenarios_bp
     from .orders.routes import bp as orders_bp
     from .punchout.routes import bp as punchout_bp
     from .shop.routes import bp as shop_bp
@@ -55,6 +77,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(admin_orders_bp)
+    app.register_blueprint(admin_scenarios_bp)
     register_error_handlers(app)
     if config.outbox_interval > 0:
         dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval)

@@ -40,6 +40,7 @@ class Config:
     dev: bool = False
     smtp_url: str | None = None
     outbox_interval: float = 0.5
+    scenarios: tuple[str, ...] = ()  # scenarios of the library active from the start (--scenario)
     supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
 
     @property
@@ -69,6 +70,7 @@ _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "dtd_dir": Path,
     "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+    "scenarios": lambda v: tuple(name.strip() for name in str(v).split(",") if name.strip()),
 }
 
 

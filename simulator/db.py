@@ -100,8 +100,10 @@ CREATE TABLE IF NOT EXISTS journal (
     content_type TEXT NOT NULL DEFAULT '',
     advisories TEXT NOT NULL DEFAULT '[]',
     body TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    scenario TEXT
 );
+CREATE INDEX IF NOT EXISTS journal_created ON journal (created_at);
 CREATE INDEX IF NOT EXISTS journal_type ON journal (doc_type, id);
 CREATE INDEX IF NOT EXISTS journal_account ON journal (account_id, id);
 
@@ -125,7 +127,21 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+# Columns added after a table was first released: added to older databases on start.
+ADDED_COLUMNS = {"accounts": {"payment_method": "TEXT", "buyer_endpoint": "TEXT"}, "journal": {"scenario": "TEXT"}}
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, kind in columns.items():
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 def initialise(conn: sqlite3.Connection) -> None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal'").fetchone():
+        _add_missing_columns(conn)
     conn.executescript(SCHEMA)
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
@@ -143,15 +159,22 @@ def select_page(
     order_by: str,
     limit: int,
     offset: int,
+    conditions: list[tuple[str, Any]] | None = None,
 ) -> tuple[list[sqlite3.Row], int]:
     """One page of ``table`` where each non-empty filter column equals its value, and the total.
 
-    ``table``, ``columns`` and ``order_by`` come from the code, never from a request.
+    ``conditions`` adds ``(sql, value)`` pairs such as ``("created_at >= ?", since)``. ``table``,
+    ``columns``, ``order_by`` and the SQL of the conditions come from the code, never from a request.
     """
     used = {column: value for column, value in filters.items() if value is not None and value != ""}
-    clause = " AND ".join(f"{column} = ?" for column in used)
-    where = f"WHERE {clause}" if clause else ""
+    parts = [f"{column} = ?" for column in used]
     params = list(used.values())
+    for sql, value in conditions or []:
+        if value is not None and value != "":
+            parts.append(sql)
+            params.append(value)
+    clause = " AND ".join(parts)
+    where = f"WHERE {clause}" if clause else ""
     total = conn.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]  # noqa: S608
     rows = conn.execute(
         f"SELECT {columns} FROM {table} {where} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import accounts, clock, journal
 from .accounts import Account
@@ -18,6 +19,9 @@ from .cxml.ids import payload_id
 from .cxml.parse import Document, parse_document, unwrap_body
 from .cxml.types import Credential, Envelope
 from .errors import CxmlError, NotAcceptable, NotImplementedRequest
+from .scenarios import engine
+from .scenarios import store as scenario_store
+from .scenarios.engine import Fired
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ class Exchange:
     account: Account | None = None
     session_id: str | None = None
     advisories: list[str] = field(default_factory=list)
+    fired: Fired | None = None  # the scenario rule that fired for this request
+    fault: dict[str, Any] | None = None  # a fault a rule put on this request's answer
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,7 @@ def finish(ctx: Context, exchange: Exchange, result: Answer) -> None:
                 payload_id=exchange.payload_id,
                 content_type=exchange.content_type,
                 advisories=tuple(exchange.advisories),
+                scenario=exchange.fired.label if exchange.fired else None,
             ),
             journal.Entry(
                 direction="out",
@@ -190,7 +197,27 @@ def finish(ctx: Context, exchange: Exchange, result: Answer) -> None:
         log.exception("could not journal the exchange at %s", exchange.endpoint)
 
 
+def scenario_answer(spec: dict[str, Any], account_id: str) -> CxmlError:
+    """A scenario's synchronous answer, as the error the one error handler renders."""
+    error = CxmlError(spec.get("message") or spec.get("text") or "Refused by a scenario.", account_id=account_id)
+    error.code = int(spec["code"])
+    error.text = spec.get("text") or ("OK" if error.code < 300 else "Refused")
+    return error
+
+
 def serve(ctx: Context, exchange: Exchange, handlers: dict[str, Handler]) -> Answer:
-    """Receive a request, hand it to the handler for its type, and return the answer to send."""
+    """Receive a request, let the active scenarios see it, and hand it to the handler for its type."""
     received = receive(ctx, exchange, tuple(handlers))
+    if scenario_store.any_active(ctx.conn):
+        from .scenarios.facts import from_request
+
+        exchange.fired = engine.evaluate(ctx.conn, from_request(exchange, received))
+        if exchange.fired is not None:
+            exchange.advisories.append(f"Scenario {exchange.fired.label} fired.")
+            answer_spec = exchange.fired.outcome.get("answer")
+            if answer_spec:
+                raise scenario_answer(answer_spec, received.account.id)
+            fault = exchange.fired.fault
+            if fault and fault.get("target", "response") == "response":
+                exchange.fault = fault
     return handlers[received.request_type](ctx, exchange, received)

@@ -6,11 +6,12 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from . import clock
 from .db import select_page
-from .errors import NotFound
+from .errors import AdminError, NotFound
 
 MASK = "****"
 _SHARED_SECRET = re.compile(r"(<SharedSecret\b[^>]*>)(.*?)(</SharedSecret\s*>)", re.IGNORECASE | re.DOTALL)
@@ -41,13 +42,14 @@ class Entry:
     payload_id: str | None = None
     content_type: str = ""
     advisories: tuple[str, ...] = ()
+    scenario: str | None = None  # the scenario rule that fired for this request
 
 
 def record(conn: sqlite3.Connection, entry: Entry, *, in_reply_to: int | None = None) -> int:
     cursor = conn.execute(
         "INSERT INTO journal (direction, doc_type, account_id, session_id, endpoint, http_status, cxml_status,"
-        " payload_id, in_reply_to, content_type, advisories, body, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " payload_id, in_reply_to, content_type, advisories, body, created_at, scenario)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             entry.direction,
             entry.doc_type,
@@ -62,6 +64,7 @@ def record(conn: sqlite3.Connection, entry: Entry, *, in_reply_to: int | None = 
             json.dumps(list(entry.advisories)),
             mask_secrets(decode(entry.body)),
             clock.timestamp(),
+            entry.scenario,
         ),
     )
     assert cursor.lastrowid is not None
@@ -76,7 +79,7 @@ def record_exchange(conn: sqlite3.Connection, request: Entry, response: Entry) -
 
 _COLUMNS = (
     "id, direction, doc_type, account_id, session_id, endpoint, http_status, cxml_status, payload_id,"
-    " in_reply_to, content_type, advisories, created_at"
+    " in_reply_to, content_type, advisories, created_at, scenario"
 )
 
 
@@ -86,6 +89,22 @@ def _summary(row: sqlite3.Row) -> dict[str, Any]:
     return item
 
 
+CRITERIA = (
+    "type",
+    "direction",
+    "account_id",
+    "session_id",
+    "endpoint",
+    "payload_id",
+    "scenario",
+    "http_status",
+    "cxml_status",
+    "since",
+    "until",
+    "contains",
+)
+
+
 def search(
     conn: sqlite3.Connection,
     *,
@@ -93,17 +112,63 @@ def search(
     direction: str | None = None,
     account_id: str | None = None,
     session_id: str | None = None,
+    endpoint: str | None = None,
+    payload_id: str | None = None,
+    scenario: str | None = None,
+    http_status: int | None = None,
+    cxml_status: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    contains: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Entries newest first; every criterion given must hold (``since``/``until`` are ISO 8601 times,
+    ``contains`` a text the body contains)."""
     rows, total = select_page(
         conn,
         "journal",
-        {"doc_type": doc_type, "direction": direction, "account_id": account_id, "session_id": session_id},
+        {
+            "doc_type": doc_type,
+            "direction": direction,
+            "account_id": account_id,
+            "session_id": session_id,
+            "endpoint": endpoint,
+            "payload_id": payload_id,
+            "scenario": scenario,
+            "http_status": http_status,
+            "cxml_status": cxml_status,
+        },
         columns=_COLUMNS,
         order_by="id DESC",
         limit=limit,
         offset=offset,
+        conditions=[
+            ("created_at >= ?", _utc(since)),
+            ("created_at <= ?", _utc(until)),
+            ("instr(body, ?) > 0", contains),
+        ],
+    )
+    return [_summary(r) for r in rows], total
+
+
+def _utc(moment: str | None) -> str | None:
+    """An ISO 8601 time as the journal stores it (UTC, milliseconds), so text comparison works."""
+    if not moment:
+        return None
+    try:
+        return clock.timestamp(datetime.fromisoformat(moment.replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise AdminError(400, "invalid_time", f"{moment!r} is not an ISO 8601 time with an offset.") from exc
+
+
+def unmatched(conn: sqlite3.Connection, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Inbound requests that no scenario rule matched, newest first, with their bodies."""
+    where = "direction = 'in' AND scenario IS NULL AND doc_type NOT IN ('unknown', 'Status')"
+    total = conn.execute(f"SELECT count(*) FROM journal WHERE {where}").fetchone()[0]  # noqa: S608
+    rows = conn.execute(
+        f"SELECT {_COLUMNS}, body FROM journal WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+        (limit, offset),
     )
     return [_summary(r) for r in rows], total
 

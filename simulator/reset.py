@@ -1,24 +1,52 @@
-"""Reset without restart: runtime state back to start, accounts back to the demo account."""
+"""Reset without restart: everything back to start, or some parts of it."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
-from . import clock
+from . import clock, faults
 from .accounts import ensure_demo_account
+from .config import Config
 from .db import transaction
-from .storage import RUNTIME_TABLES
+from .orders import store as orders
+from .scenarios import store as scenarios
+
+PARTS = {
+    "journal": ("journal",),
+    "orders": ("delivery_attempts", "outbox", "emails", *orders.TABLES),
+    "sessions": ("cart_items", "quotes", "sessions"),
+    "scenarios": (),
+    "faults": (),
+}
+ACCOUNT_TABLES = ("users", "accounts")
+SEQUENCES = ("journal", "outbox", "delivery_attempts", "emails")
 
 
-def reset_runtime_state(conn: sqlite3.Connection) -> None:
-    """Empty sessions, carts, quotes, orders, the outbox, emails, the journal, users and accounts;
-    recreate the demo account and put the clock back.
+def reset(conn: sqlite3.Connection, config: Config, parts: Iterable[str] | None = None) -> list[str]:
+    """Put ``parts`` (all when None: also accounts, users and the clock) back as at start; returns them.
 
-    The catalogue is left as it is: it is derived from the seed and size and does not change.
+    Scenarios go back to the library, with only the ``--scenario`` ones active, each in ``Started``;
+    the catalogue stays as it is: it is derived from the seed and size and does not change.
     """
+    chosen = list(PARTS) if parts is None else list(parts)
     with transaction(conn):
-        for table in RUNTIME_TABLES:
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
-        conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('journal', 'outbox', 'delivery_attempts', 'emails')")
-        ensure_demo_account(conn)
-    clock.reset(conn)
+        for part in chosen:
+            for table in PARTS[part]:
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+        if "scenarios" in chosen:
+            conn.execute("DELETE FROM scenarios WHERE source != 'library'")
+            conn.execute("UPDATE scenarios SET active = 0, account_id = NULL")
+            scenarios.reset(conn)
+            for name in config.scenarios:
+                scenarios.activate(conn, name)
+        if "faults" in chosen:
+            faults.clear(conn)
+        if parts is None:
+            for table in ACCOUNT_TABLES:
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+            conn.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({', '.join('?' for _ in SEQUENCES)})", SEQUENCES)  # noqa: S608
+            ensure_demo_account(conn)
+    if parts is None:
+        clock.reset(conn)
+    return chosen

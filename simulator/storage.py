@@ -6,8 +6,9 @@ import sqlite3
 
 from . import db, outbox
 from .orders import emails, store
+from .scenarios import store as scenarios
 
-SCHEMAS = (db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA)
+SCHEMAS = (db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA, scenarios.SCHEMA)
 
 # children before parents, so foreign keys never stand in the way
 RUNTIME_TABLES = ("delivery_attempts", "outbox", "emails", *store.TABLES, *db.RUNTIME_TABLES)

@@ -134,7 +134,7 @@ def test_reset_restores_the_start(client: FlaskClient) -> None:
     client.post("/__admin/accounts", json=NEW_ACCOUNT)
     client.patch("/__admin/accounts/demo", json={"name": "Renamed"})
     client.post("/punchout", data=setup_request())
-    assert client.post("/__admin/reset").get_json() == {"status": "reset"}
+    assert client.post("/__admin/reset").get_json() == {"status": "reset", "parts": "all"}
     accounts = client.get("/__admin/accounts").get_json()
     assert accounts["total"] == 1 and accounts["items"][0]["name"] == "Demo Buyer"
     assert client.get("/__admin/journal").get_json() == {"items": [], "total": 0}
@@ -162,6 +162,7 @@ def test_journal_filters_and_links_answers(client: FlaskClient) -> None:
         "content_type",
         "advisories",
         "created_at",
+        "scenario",
     }
     assert (first["direction"], first["doc_type"], first["cxml_status"]) == ("out", "Status", 401)
     assert first["in_reply_to"] == everything["items"][1]["id"]

@@ -49,8 +49,16 @@ def health() -> Response:
 
 @bp.post("/reset")
 def reset_all() -> Response:
-    reset.reset_runtime_state(context().conn)
-    return jsonify({"status": "reset"})
+    """Everything back to start, or the parts named: {"parts": ["journal", "orders", …]}."""
+    data = request.get_json(silent=True) if request.content_length else None
+    parts = None
+    if isinstance(data, dict) and "parts" in data:
+        parts = data["parts"]
+        if not isinstance(parts, list) or not parts or any(p not in reset.PARTS for p in parts):
+            raise AdminError(400, "invalid_parts", f"parts must be a list of {', '.join(reset.PARTS)}.")
+    ctx = context()
+    done = reset.reset(ctx.conn, ctx.config, parts)
+    return jsonify({"status": "reset", "parts": done if parts is not None else "all"})
 
 
 @bp.get("/accounts")
@@ -109,22 +117,56 @@ def create_user(account_id: str) -> tuple[Response, int]:
     return jsonify(user.to_json()), 201
 
 
+def _journal_criteria(source: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(source) - set(journal.CRITERIA) - {"limit", "offset"}
+    if unknown:
+        raise AdminError(
+            400,
+            "invalid_filter",
+            f"Unknown criteria {', '.join(sorted(unknown))}; known: {', '.join(journal.CRITERIA)}.",
+        )
+    direction = source.get("direction")
+    if direction not in (None, "", "in", "out"):
+        raise AdminError(400, "invalid_filter", "direction must be 'in' or 'out'.")
+    criteria = {key: source.get(key) for key in journal.CRITERIA if key != "type"}
+    criteria["doc_type"] = source.get("type")
+    for key in ("http_status", "cxml_status"):
+        value: Any = criteria[key]
+        if value not in (None, ""):
+            try:
+                criteria[key] = int(value)
+            except (TypeError, ValueError) as exc:
+                raise AdminError(400, "invalid_filter", f"{key} must be a number.") from exc
+    return criteria
+
+
 @bp.get("/journal")
 def journal_list() -> Response:
     limit, offset = page_args()
-    direction = request.args.get("direction")
-    if direction not in (None, "in", "out"):
-        raise AdminError(400, "invalid_filter", "direction must be 'in' or 'out'.")
     items, total = journal.search(
-        context().conn,
-        doc_type=request.args.get("type"),
-        direction=direction,
-        account_id=request.args.get("account_id"),
-        session_id=request.args.get("session_id"),
-        limit=limit,
-        offset=offset,
+        context().conn, **_journal_criteria(request.args.to_dict()), limit=limit, offset=offset
     )
     return _list(items, total)
+
+
+@bp.post("/journal/find")
+def journal_find() -> Response:
+    """Entries that meet every criterion of the JSON body (as the query of GET /__admin/journal)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise AdminError(400, "invalid_json", "The body must be a JSON object of criteria.")
+    limit, offset = int(data.get("limit", 50)), int(data.get("offset", 0))
+    items, total = journal.search(context().conn, **_journal_criteria(data), limit=min(limit, MAX_LIMIT), offset=offset)
+    return _list(items, total)
+
+
+@bp.post("/journal/count")
+def journal_count() -> Response:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise AdminError(400, "invalid_json", "The body must be a JSON object of criteria.")
+    _, total = journal.search(context().conn, **_journal_criteria(data), limit=1, offset=0)
+    return jsonify({"count": total})
 
 
 @bp.get("/journal/<int:entry_id>")

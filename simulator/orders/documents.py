@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from .. import clock, outbox
+from .. import clock, faults, outbox
 from ..accounts import Account
 from ..context import Context
 from ..cxml import fulfil
@@ -22,6 +22,7 @@ from ..cxml.ids import payload_id
 from ..cxml.read import OrderRequest
 from ..cxml.types import Credential, Envelope, Money, Tax
 from ..inbound import LANG_BY_LOCALE
+from ..scenarios.engine import Fired
 from . import store
 from .outcomes import LinePlan, Plan
 from .timeline import FAR_FUTURE, Timeline
@@ -88,13 +89,20 @@ def _date(moment: datetime, fallback: datetime) -> str:
 class Scheduler:
     """Builds and enqueues every document of one order."""
 
-    def __init__(self, ctx: Context, order: OrderContext) -> None:
+    def __init__(self, ctx: Context, order: OrderContext, fired: Fired | None = None) -> None:
         self.ctx = ctx
         self.order = order
         self.account = order.account
         self.rng = random.Random(order.payload_id)  # the same order gives the same numbers
         self.now = clock.now()
-        self.timeline = Timeline(self.account.setting("timeline"), self.now, self.account.setting("amazon_day"))
+        timeline = fired.timeline if fired else {}
+        self.timeline = Timeline(
+            timeline.get("mode", self.account.setting("timeline")),
+            self.now,
+            timeline.get("amazon_day", self.account.setting("amazon_day")),
+        )
+        fault = fired.fault if fired else None
+        self.fault = fault if fault and fault.get("target") == "outbound" else None
         self.url = destination(order.request, self.account)
         self.currency = order.request.currency or ("EUR" if self.account.setting("locale") == "de_DE" else "USD")
         self.reference = fulfil.OrderReference(
@@ -114,6 +122,7 @@ class Scheduler:
             due_at=due,
             order_id=self.order.order_pk,
             step=step,
+            **({"fault": self.fault} if self.fault and self.fault["type"] != "out_of_order" else {}),
         )
 
     def status_update(self, code: int, text: str, message: str) -> None:
@@ -163,6 +172,30 @@ class Scheduler:
                 last = self._ship(confirm_id, lines)
                 if invoice and last is not None:
                     self._invoice(confirm_id, lines, last)
+        if ship and self._out_of_order():
+            self._ship_before_confirming()
+
+    def _out_of_order(self) -> bool:
+        if self.fault is not None and self.fault["type"] == "out_of_order":
+            return True
+        return faults.pick(self.ctx.conn, "outbound", types=["out_of_order"]) is not None
+
+    def _ship_before_confirming(self) -> None:
+        """The out_of_order fault: the first ship notice is due before the confirmation."""
+        rows = self.ctx.conn.execute(
+            "SELECT id, due_at, next_attempt_at, doc_type FROM outbox WHERE order_id = ?"
+            " AND doc_type IN ('ConfirmationRequest', 'ShipNoticeRequest') ORDER BY due_at, id",
+            (self.order.order_pk,),
+        ).fetchall()
+        confirmation = next((r for r in rows if r["doc_type"] == "ConfirmationRequest"), None)
+        notice = next((r for r in rows if r["doc_type"] == "ShipNoticeRequest"), None)
+        if confirmation is None or notice is None:
+            return
+        for row, other in ((confirmation, notice), (notice, confirmation)):
+            self.ctx.conn.execute(
+                "UPDATE outbox SET due_at = ?, next_attempt_at = ? WHERE id = ?",
+                (other["due_at"], other["next_attempt_at"], row["id"]),
+            )
 
     def _delivery(self, line: LinePlan) -> datetime:
         return self.now + timedelta(days=max(line.lead_time_days, 1))

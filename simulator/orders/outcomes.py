@@ -18,8 +18,20 @@ from .codes import Code
 
 CENT = Decimal("0.01")
 PRICE_HOLD_DAYS = 7  # checkout-based punchout holds price and quantity for 7 days (protocol.md §7)
-PRICE_RISE = Decimal("1.25")  # B0TESTPRCE costs 25 % more at order time
+PRICE_RISE_PERCENT = 25  # B0TESTPRCE costs 25 % more at order time
 BACKORDER_EXTRA_DAYS = 7
+SLOW_DAYS = 21
+# a scenario's "lines" outcome → the test product behaviour it gives the line
+SCENARIO_BEHAVIOURS = {
+    "accept": "accept",
+    "reject": "rejected",
+    "backorder": "backordered",
+    "partial": "partial",
+    "price_change": "price_rise",
+    "split": "split",
+    "slow": "slow",
+    "out_of_stock": "out_of_stock",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class LineInput:
     quoted_unit_price: Decimal | None = None
     quote_age_days: float | None = None
     unit_of_measure: str = "EA"
+    behaviour: str | None = None  # a scenario's outcome for the line; else the test product's
+    options: dict[str, Any] = field(default_factory=dict)  # available, remainder, percent, shipments, days
 
 
 @dataclass(frozen=True)
@@ -132,17 +146,25 @@ def _plan_line(line: LineInput, rules: dict[str, dict[str, Any]]) -> LinePlan:
     product = line.product
     if product is None:
         return _reject(plan, codes.UNKNOWN_ITEM, f"{line.supplier_part_id or '(no SupplierPartID)'}")
-    plan = replace(plan, seller=product.sold_by, lead_time_days=product.lead_time_days)
+    behaviour = line.behaviour or product.test_behaviour
+    options = line.options
+    lead_time = int(options.get("days", SLOW_DAYS)) if behaviour == "slow" else product.lead_time_days
+    plan = replace(plan, seller=product.sold_by, lead_time_days=lead_time)
     if quantity <= 0:
         return _reject(plan, codes.INVALID_QUANTITY, f"quantity {line.quantity}")
-    if product.test_behaviour == "rejected":
-        return _reject(plan, codes.ITEM_UNAVAILABLE, f"{product.asin} is a test product that is always rejected")
+    if behaviour == "rejected":
+        why = "rejected by a scenario" if line.behaviour else "is a test product that is always rejected"
+        return _reject(plan, codes.ITEM_UNAVAILABLE, f"{product.asin} {why}")
+    if behaviour == "accept":
+        price = line.ordered_unit_price if line.ordered_unit_price is not None else product.unit_price(quantity)
+        return replace(plan, accepted=quantity, unit_price=price, shipments=(quantity,))
 
     # Price: held for 7 days from the cart, then today's price; B0TESTPRCE rises 25 %.
     held = line.quoted_unit_price is not None and (line.quote_age_days or 0) <= PRICE_HOLD_DAYS
     now_price = line.quoted_unit_price if held and line.quoted_unit_price is not None else product.unit_price(quantity)
-    if product.test_behaviour == "price_rise":
-        now_price = _money(product.unit_price(quantity) * PRICE_RISE)
+    if behaviour == "price_rise":
+        percent = Decimal(str(options.get("percent", PRICE_RISE_PERCENT)))
+        now_price = _money(product.unit_price(quantity) * (100 + percent) / 100)
     ordered = line.ordered_unit_price if line.ordered_unit_price is not None else now_price
     plan = replace(plan, unit_price=now_price)
     if ordered > 0 and now_price > ordered:
@@ -161,8 +183,8 @@ def _plan_line(line: LineInput, rules: dict[str, dict[str, Any]]) -> LinePlan:
         ) is not None:
             return rejected
     max_days = rules["delivery_days"]["max"]
-    if max_days is not None and product.lead_time_days > max_days:
-        detail = f"{product.lead_time_days} days, more than {max_days}"
+    if max_days is not None and lead_time > max_days:
+        detail = f"{lead_time} days, more than {max_days}"
         if (rejected := _safeguard(plan, rules, "delivery_days", codes.DELIVERY_TOO_LATE, detail)) is not None:
             return rejected
     shipping = Decimal("0.00") if product.amazon_fulfilled else SELLER_SHIPPING
@@ -173,15 +195,31 @@ def _plan_line(line: LineInput, rules: dict[str, dict[str, Any]]) -> LinePlan:
         if (rejected := _safeguard(plan, rules, "shipping_price", codes.SHIPPING_PRICE, detail)) is not None:
             return rejected
 
-    if product.test_behaviour == "backordered":
-        return replace(plan, backordered=quantity, lead_time_days=product.lead_time_days + BACKORDER_EXTRA_DAYS)
-    return _stock(plan, product, quantity, rules)
+    if behaviour == "backordered":
+        days = int(options.get("days", lead_time + BACKORDER_EXTRA_DAYS))
+        return replace(plan, backordered=quantity, lead_time_days=days)
+    return _stock(plan, product, quantity, rules, behaviour, options)
 
 
-def _stock(plan: LinePlan, product: Product, quantity: int, rules: dict[str, dict[str, Any]]) -> LinePlan:
-    available = 0 if product.test_behaviour == "out_of_stock" else max(product.stock, 0)
+def _stock(
+    plan: LinePlan,
+    product: Product,
+    quantity: int,
+    rules: dict[str, dict[str, Any]],
+    behaviour: str | None,
+    options: dict[str, Any],
+) -> LinePlan:
+    if behaviour == "out_of_stock":
+        available = 0
+    elif behaviour == "partial":
+        available = int(options.get("available", 1))
+        if "remainder" in options:
+            rules = {**rules, "quantity": {**rules["quantity"], "remainder": options["remainder"]}}
+    else:
+        available = max(product.stock, 0)
+    ship = int(options.get("shipments", 2)) if behaviour == "split" else 1
     if quantity <= available:
-        return replace(plan, accepted=quantity, shipments=_shipments(product, quantity))
+        return replace(plan, accepted=quantity, shipments=_shipments(quantity, ship))
     code = codes.OUT_OF_STOCK if available == 0 else codes.QUANTITY_NOT_AVAILABLE
     detail = f"{available} of {quantity} available"
     rule = rules["quantity"]
@@ -195,7 +233,7 @@ def _stock(plan: LinePlan, product: Product, quantity: int, rules: dict[str, dic
             plan,
             accepted=available,
             backordered=rest,
-            shipments=_shipments(product, available),
+            shipments=_shipments(available, ship),
             lead_time_days=product.lead_time_days + BACKORDER_EXTRA_DAYS if available == 0 else plan.lead_time_days,
         )
     return replace(
@@ -204,14 +242,14 @@ def _stock(plan: LinePlan, product: Product, quantity: int, rules: dict[str, dic
         rejected=rest,
         reject=code,
         reject_detail=detail,
-        shipments=_shipments(product, available),
+        shipments=_shipments(available, ship),
     )
 
 
-def _shipments(product: Product, quantity: int) -> tuple[int, ...]:
+def _shipments(quantity: int, count: int) -> tuple[int, ...]:
+    """``quantity`` units in ``count`` shipments as even as can be (fewer when there are fewer units)."""
     if quantity <= 0:
         return ()
-    if product.test_behaviour == "split" and quantity >= 2:
-        first = (quantity + 1) // 2
-        return (first, quantity - first)
-    return (quantity,)
+    count = max(1, min(count, quantity))
+    base, extra = divmod(quantity, count)
+    return tuple(base + (1 if i < extra else 0) for i in range(count))

@@ -7,10 +7,12 @@ the account's ``reject_synchronously`` moves whole-order refusals into the answe
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import secrets
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from .. import clock, outbox
 from ..accounts import Account
@@ -21,9 +23,11 @@ from ..cxml.read import Address, OrderRequest, read_order_request
 from ..db import transaction
 from ..errors import Conflict
 from ..inbound import Answer, Exchange, Received, envelope, http_status_for
+from ..scenarios.engine import Fired
+from ..settings import merge
 from . import codes, emails, store
 from .documents import OrderContext, Scheduler
-from .outcomes import LineInput, OrderInput, Plan, plan_order
+from .outcomes import SCENARIO_BEHAVIOURS, LineInput, OrderInput, Plan, plan_order
 
 
 def ship_to_problem(order: OrderRequest) -> str | None:
@@ -56,7 +60,24 @@ def _quote(ctx: Context, aux_id: str) -> tuple[str, Decimal, datetime, str] | No
     return row["asin"], Decimal(row["unit_price"]), clock.parse(row["created_at"]), row["email"] or ""
 
 
-def _inputs(ctx: Context, account: Account, order: OrderRequest) -> tuple[list[LineInput], str, list[str]]:
+def _line_outcome(fired: Fired | None, supplier_part_id: str) -> tuple[str | None, dict[str, Any]]:
+    """The behaviour a fired scenario rule gives a line (lines whose ASIN its match names, or all)."""
+    if fired is None:
+        return None, {}
+    if "lines" not in fired.outcome:
+        return ("accept", {}) if fired.outcome.get("order") == "accept" else (None, {})
+    pattern = (fired.rule.get("match") or {}).get("asin")
+    if pattern and not fnmatch.fnmatch(supplier_part_id.upper(), pattern.upper()):
+        return None, {}
+    options = {
+        k: fired.outcome[k] for k in ("available", "remainder", "percent", "shipments", "days") if k in fired.outcome
+    }
+    return SCENARIO_BEHAVIOURS[fired.outcome["lines"]], options
+
+
+def _inputs(
+    ctx: Context, account: Account, order: OrderRequest, fired: Fired | None
+) -> tuple[list[LineInput], str, list[str]]:
     notes: list[str] = []
     locale = account.setting("locale")
     email = order.extrinsic("UserEmail") or ""
@@ -64,6 +85,7 @@ def _inputs(ctx: Context, account: Account, order: OrderRequest) -> tuple[list[L
     for line in order.lines:
         quote = _quote(ctx, line.supplier_part_auxiliary_id)
         asin = quote[0] if quote else line.supplier_part_id
+        behaviour, options = _line_outcome(fired, asin)
         product = get_products(ctx.conn, [asin], locale).get(asin.upper()) if asin else None
         if quote:
             email = email or quote[3]
@@ -82,6 +104,8 @@ def _inputs(ctx: Context, account: Account, order: OrderRequest) -> tuple[list[L
                 quoted_unit_price=quote[1] if quote else None,
                 quote_age_days=(clock.now() - quote[2]).total_seconds() / 86400 if quote else None,
                 unit_of_measure=line.unit_of_measure,
+                behaviour=behaviour,
+                options=options,
             )
         )
     return lines, email, notes
@@ -113,20 +137,23 @@ def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answe
         return answer_from(stored.body, stored.code, stored.http, env.payload_id)
     _check_duplicate(ctx, account, order, payload)
 
-    lines, email, notes = _inputs(ctx, account, order)
+    fired = exchange.fired
+    outcome = fired.outcome if fired else {}
+    lines, email, notes = _inputs(ctx, account, order, fired)
     exchange.advisories.extend(notes)
     test = account.status == "test" or received.document.root.find("Request[@deploymentMode='test']") is not None
-    plan = _plan(ctx, account, order, lines)
+    test = bool(outcome.get("test", test))
+    plan = _plan(ctx, account, order, lines, outcome)
     env = envelope(ctx, account)
     order_pk = "ord_" + secrets.token_hex(8)
-    synchronous_reject = plan.rejected and account.setting("reject_synchronously")
+    synchronous_reject = plan.rejected and outcome.get("reject_synchronously", account.setting("reject_synchronously"))
     if synchronous_reject:
         code, text, message = (
             400,
             f"{plan.order_reject.code} Bad Request" if plan.order_reject else "Bad Request",
             plan.reject_message,
         )
-    elif account.setting("sync_status") == 201:
+    elif outcome.get("sync_status", account.setting("sync_status")) == 201:
         code, text, message = 201, "Accepted", f"Order {order.order_id} accepted; a StatusUpdateRequest follows."
     else:
         code, text, message = 200, "OK", ""
@@ -162,7 +189,7 @@ def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answe
         )
         _store_lines(ctx, order_pk, order, plan)
         if not synchronous_reject:
-            _schedule(ctx, account, order, payload, order_pk, plan, test, code)
+            _schedule(ctx, account, order, payload, order_pk, plan, test, code, fired)
         emails.order_outcome(ctx, account, order_pk, order, plan, email)
     return answer_from(body, code, http, env.payload_id)
 
@@ -171,7 +198,10 @@ def answer_from(body: bytes, code: int, http: int, payload_id: str) -> Answer:
     return Answer(body, code, http, "Status", payload_id)
 
 
-def _plan(ctx: Context, account: Account, order: OrderRequest, lines: list[LineInput]) -> Plan:
+def _plan(ctx: Context, account: Account, order: OrderRequest, lines: list[LineInput], outcome: dict[str, Any]) -> Plan:
+    if outcome.get("order") == "reject":
+        code = codes.Code(outcome.get("code", "001-050"), outcome.get("text", "Order rejected"))
+        return Plan(order_reject=code)
     if order.type in ("update", "delete"):
         if not account.setting("allow_order_changes"):
             return Plan(order_reject=codes.ORDER_CHANGE_NOT_SUPPORTED, order_reject_detail=f'type="{order.type}"')
@@ -191,7 +221,7 @@ def _plan(ctx: Context, account: Account, order: OrderRequest, lines: list[LineI
             ship_to_problem=ship_to_problem(order),
             account_active=account.status == "active",
             has_payment_method=account.payment_method is not None or order.pcard is not None,
-            safeguards=account.setting("safeguards"),
+            safeguards=merge(account.setting("safeguards"), outcome.get("safeguards") or {}),
         )
     )
 
@@ -237,13 +267,21 @@ def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan) -
 
 
 def _schedule(
-    ctx: Context, account: Account, order: OrderRequest, payload: str, order_pk: str, plan: Plan, test: bool, code: int
+    ctx: Context,
+    account: Account,
+    order: OrderRequest,
+    payload: str,
+    order_pk: str,
+    plan: Plan,
+    test: bool,
+    code: int,
+    fired: Fired | None,
 ) -> None:
     descriptions = {
         line.line_number: (line.description or line.supplier_part_id, line.supplier_part_auxiliary_id or None)
         for line in order.lines
     }
-    scheduler = Scheduler(ctx, OrderContext(order_pk, account, order, payload, plan, test, descriptions))
+    scheduler = Scheduler(ctx, OrderContext(order_pk, account, order, payload, plan, test, descriptions), fired)
     if code == 201:
         scheduler.status_update(200, "OK", f"Order {order.order_id} accepted.")
     if order.type == "delete" and not plan.rejected:

@@ -8,12 +8,14 @@ from flask import Blueprint, Response, current_app, g, make_response, redirect, 
 
 from .. import inbound
 from ..orders import service as order_service
+from ..scenarios import pages
 from ..web import context, xml_response
 from . import service, sessions
 
 bp = Blueprint("punchout", __name__)
 
 SHOP_COOKIE = "punchout_shop"
+FAULT_ENVIRON_KEY = "punchout_sim.fault"
 
 
 def serve_cxml(handlers: dict[str, inbound.Handler]) -> Response:
@@ -28,6 +30,8 @@ def serve_cxml(handlers: dict[str, inbound.Handler]) -> Response:
     g.exchange = exchange
     result = inbound.serve(ctx, exchange, handlers)
     inbound.finish(ctx, exchange, result)
+    if exchange.fault is not None:
+        request.environ[FAULT_ENVIRON_KEY] = exchange.fault  # applied by the fault middleware
     return xml_response(result)
 
 
@@ -57,6 +61,9 @@ def start_page(token: str) -> Response:
     """Redeem the one-time StartPage link and open the shop (cookie and ``sid`` in the URL)."""
     ctx = context()
     session, shop_key = sessions.open_start_page(ctx.conn, token, ctx.config.session_ttl)
+    fault = pages.on_page(ctx.conn, "StartPage", "start_page", session)
+    if fault is not None:
+        request.environ[FAULT_ENVIRON_KEY] = fault
     if session.selected_item:
         target = url_for("shop.product", asin=session.selected_item, sid=shop_key)
     elif session.operation in ("edit", "inspect"):

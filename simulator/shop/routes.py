@@ -4,6 +4,7 @@ for browsing only, without one. Every link and form carries ``sid`` so cookies a
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
@@ -13,7 +14,8 @@ from ..catalog import repository
 from ..errors import AdminError, ShopError
 from ..orders import store
 from ..punchout import cart, checkout, sessions
-from ..punchout.routes import SHOP_COOKIE
+from ..punchout.routes import FAULT_ENVIRON_KEY, SHOP_COOKIE
+from ..scenarios import pages
 from ..web import context
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
@@ -191,7 +193,12 @@ def cart_page() -> Any:
 def _return(cancel: bool) -> str:
     session = _session()
     assert session is not None
-    returned = checkout.return_cart(context(), session, cancel=cancel)
+    ctx = context()
+    lines = tuple((line.product.asin, Decimal(line.quantity)) for line in cart.load(ctx.conn, session).lines)
+    fault = pages.on_page(ctx.conn, "Checkout", "checkout", session, lines)
+    if fault is not None:
+        request.environ[FAULT_ENVIRON_KEY] = fault
+    returned = checkout.return_cart(ctx, session, cancel=cancel)
     return render_template("shop/return.html", returned=returned, cancel=cancel)
 
 
