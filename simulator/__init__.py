@@ -64,6 +64,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["dtds"] = DtdRegistry(config.dtd_dir)
 
+    from .admin.openapi import bp as admin_openapi_bp
     from .admin.orders import bp as admin_orders_bp
     from .admin.routes import bp as admin_bp
     from .admin.scenarios import bp as admin_scenarios_bp
@@ -78,6 +79,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(orders_bp)
     app.register_blueprint(admin_orders_bp)
     app.register_blueprint(admin_scenarios_bp)
+    app.register_blueprint(admin_openapi_bp)
     register_error_handlers(app)
     if config.outbox_interval > 0:
         dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval)

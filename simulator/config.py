@@ -41,6 +41,8 @@ class Config:
     smtp_url: str | None = None
     outbox_interval: float = 0.5
     scenarios: tuple[str, ...] = ()  # scenarios of the library active from the start (--scenario)
+    admin_token: str | None = None  # when set, /__admin needs "Authorization: Bearer <token>"
+    insecure_admin: bool = False  # allow listening beyond loopback without an admin token
     supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
 
     @property
@@ -54,6 +56,18 @@ class Config:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
+
+    def check_exposure(self) -> None:
+        """Refuse to serve the admin API beyond loopback without a token, unless told to."""
+        if not self.loopback_only and not self.admin_token and not self.insecure_admin:
+            raise ValueError(
+                f"Listening on {self.host} would open the admin API to the network: set --admin-token "
+                "(PUNCHOUT_SIM_ADMIN_TOKEN), or --insecure-admin if the network is yours alone."
+            )
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -70,6 +84,7 @@ _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "dtd_dir": Path,
     "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+    "insecure_admin": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
     "scenarios": lambda v: tuple(name.strip() for name in str(v).split(",") if name.strip()),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sqlite3
 from typing import Any
@@ -113,12 +114,24 @@ def _unexpected(error: Exception) -> Any:
     ), 500
 
 
-def _sync_clock() -> None:
+def _before_request() -> Any:
+    config = current_app.config["SIMULATOR"]
+    if config.admin_token and request.path.startswith("/__admin") and request.path != "/__admin/health":
+        sent = request.headers.get("Authorization", "")
+        expected = f"Bearer {config.admin_token}"
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            return jsonify(
+                {
+                    "error": "unauthorized",
+                    "message": "The admin API needs the header Authorization: Bearer <admin token>.",
+                }
+            ), 401
     clock.sync(connection())
+    return None
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.before_request(_sync_clock)
+    app.before_request(_before_request)
     app.register_error_handler(CxmlError, _cxml_error)
     app.register_error_handler(AdminError, _admin_error)
     app.register_error_handler(ShopError, _shop_error)

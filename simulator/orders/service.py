@@ -69,7 +69,7 @@ def _line_outcome(fired: Fired | None, supplier_part_id: str) -> tuple[str | Non
     pattern = (fired.rule.get("match") or {}).get("asin")
     if pattern and not fnmatch.fnmatch(supplier_part_id.upper(), pattern.upper()):
         return None, {}
-    options = {
+    options: dict[str, Any] = {
         k: fired.outcome[k] for k in ("available", "remainder", "percent", "shipments", "days") if k in fired.outcome
     }
     return SCENARIO_BEHAVIOURS[fired.outcome["lines"]], options
