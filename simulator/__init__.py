@@ -12,6 +12,7 @@ from .accounts import ensure_demo_account
 from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog
 from .config import Config, default_dtd_dir
 from .cxml.validate import DtdRegistry
+from .faults import FaultMiddleware
 from .scenarios import store as scenario_store
 
 __version__ = "0.1.0"
@@ -29,7 +30,7 @@ def prepare_data_dir(config: Config, *, progress: ProgressCallback | None = None
     try:
         storage.initialise(conn)
         # Smaller batches when someone watches, so that progress moves (the rows are the same).
-        batch = max(500, min(DEFAULT_BATCH_SIZE, config.catalog_size // 50)) if progress else DEFAULT_BATCH_SIZE
+        batch = max(100, min(DEFAULT_BATCH_SIZE, config.catalog_size // 100)) if progress else DEFAULT_BATCH_SIZE
         if build_catalog(conn, size=config.catalog_size, seed=config.seed, progress=progress, batch_size=batch):
             log.info("catalogue built: %s products, seed %s", config.catalog_size, config.seed)
         with db.transaction(conn):
@@ -64,6 +65,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["dtds"] = DtdRegistry(config.dtd_dir)
 
+    from .admin.faults import bp as admin_faults_bp  # faults
     from .admin.openapi import bp as admin_openapi_bp
     from .admin.orders import bp as admin_orders_bp
     from .admin.routes import bp as admin_bp
@@ -78,9 +80,11 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(admin_orders_bp)
+    app.register_blueprint(admin_faults_bp)  # faults
     app.register_blueprint(admin_scenarios_bp)
     app.register_blueprint(admin_openapi_bp)
     register_error_handlers(app)
+    app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:
         dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval)
         dispatcher.start()

@@ -128,12 +128,18 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 # Columns added after a table was first released: added to older databases on start.
-ADDED_COLUMNS = {"accounts": {"payment_method": "TEXT", "buyer_endpoint": "TEXT"}, "journal": {"scenario": "TEXT"}}
+ADDED_COLUMNS = {
+    "accounts": {"payment_method": "TEXT", "buyer_endpoint": "TEXT"},
+    "journal": {"scenario": "TEXT"},
+    "outbox": {"fault": "TEXT"},
+}
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
     for table, columns in ADDED_COLUMNS.items():
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if not present:
+            continue  # the table is created below, with every column
         for column, kind in columns.items():
             if column not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

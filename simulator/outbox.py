@@ -19,6 +19,7 @@ answer in, linked by ``in_reply_to``).
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from typing import Any
 import requests
 import urllib3
 
-from . import clock, journal
+from . import clock, faults, journal
 from .cxml.parse import parse_document
 from .db import connect, select_page, transaction
 from .errors import AdminError, CxmlError, NotFound
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated_at TEXT NOT NULL,
     delivered_at TEXT,
     body BLOB NOT NULL,
+    fault TEXT,  -- faults: the document's own fault (JSON), applied to every attempt
     CHECK (url IS NOT NULL OR status IN ('held', 'cancelled'))
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
@@ -195,13 +197,17 @@ def enqueue(
     due_at: datetime,
     order_id: str | None = None,
     step: str | None = None,
+    fault: dict[str, Any] | None = None,
 ) -> int:
-    """Queue ``body`` for ``url`` at ``due_at``; ``held`` while there is no URL. Idempotent by payload_id."""
+    """Queue ``body`` for ``url`` at ``due_at``; ``held`` while there is no URL. Idempotent by payload_id.
+
+    ``fault``: a fault spec (simulator/faults.py) applied to every attempt of this document.
+    """
     now = clock.timestamp()
     due = clock.timestamp(due_at)
     conn.execute(
         "INSERT INTO outbox (account_id, order_id, step, doc_type, payload_id, url, status, due_at,"
-        " next_attempt_at, created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " next_attempt_at, created_at, updated_at, body, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (payload_id) DO NOTHING",
         (
             account_id,
@@ -216,6 +222,7 @@ def enqueue(
             now,
             now,
             body,
+            None if fault is None else json.dumps(fault),  # faults
         ),
     )
     row = conn.execute("SELECT id FROM outbox WHERE payload_id = ?", (payload_id,)).fetchone()
@@ -394,6 +401,8 @@ class _Claim:
     attempt: int
     at: str
     body: bytes
+    headers: dict[str, str] | None = None  # faults: the headers sent, when a fault changed them
+    fault: str | None = None  # faults: which fault changed the send, for the journal
 
 
 @dataclass
@@ -438,9 +447,12 @@ def _deliver_one(
     claim = _claim(conn, worker_id, lease_seconds=max(LEASE_SECONDS, 2 * timeout), only_id=only_id)
     if claim is None:
         return False
-    started = time.monotonic()
-    outcome = _send(http, claim, timeout)
-    _record(conn, claim, worker_id, outcome, round((time.monotonic() - started) * 1000))
+    # faults: a stored outbound fault or the row's own may change what is sent, or send it twice
+    for sent in faults.outbound_sends(conn, claim.id, claim.body, {"Content-Type": CONTENT_TYPE}, timeout=timeout):
+        attempt = replace(claim, body=sent.body, headers=sent.headers, fault=sent.note)
+        started = time.monotonic()
+        outcome = _send(http, attempt, timeout)
+        _record(conn, attempt, worker_id, outcome, round((time.monotonic() - started) * 1000))
     return True
 
 
@@ -506,10 +518,11 @@ def _send(session: requests.Session, claim: _Claim, timeout: float) -> _Outcome:
     """POST the document and classify what came back. Never raises for a network problem."""
     url = claim.url
     try:
-        with session.post(
+        with faults.post(  # faults: session.post, or a raw socket for a truncated body
+            session,
             url,
             data=claim.body,
-            headers={"Content-Type": CONTENT_TYPE},
+            headers=claim.headers or {"Content-Type": CONTENT_TYPE},
             timeout=timeout,
             allow_redirects=False,
             stream=True,
@@ -647,6 +660,8 @@ def _record(conn: sqlite3.Connection, claim: _Claim, worker_id: str, outcome: _O
     elif kind == "retry":
         next_attempt_at = clock.timestamp(now + timedelta(seconds=backoff_seconds(claim.attempt)))
     advisories = [f"attempt {claim.attempt} of {MAX_ATTEMPTS}"]
+    if claim.fault:  # faults
+        advisories.append(claim.fault)
     if outcome.error:
         advisories.append(outcome.error)
     if next_attempt_at:
@@ -665,7 +680,7 @@ def _record(conn: sqlite3.Connection, claim: _Claim, worker_id: str, outcome: _O
                 http_status=outcome.http_status,
                 cxml_status=outcome.cxml_status,
                 payload_id=claim.payload_id,
-                content_type=CONTENT_TYPE,
+                content_type=(claim.headers or {}).get("Content-Type", CONTENT_TYPE),  # faults
                 advisories=tuple(advisories),
             ),
         )

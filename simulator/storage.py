@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 
-from . import db, outbox
+from . import db, faults, outbox
 from .orders import emails, store
 from .scenarios import store as scenarios
 
-SCHEMAS = (db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA, scenarios.SCHEMA)
+SCHEMAS = (db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA, scenarios.SCHEMA, faults.SCHEMA)
 
 # children before parents, so foreign keys never stand in the way
-RUNTIME_TABLES = ("delivery_attempts", "outbox", "emails", *store.TABLES, *db.RUNTIME_TABLES)
+RUNTIME_TABLES = ("delivery_attempts", "outbox", "emails", *faults.TABLES, *store.TABLES, *db.RUNTIME_TABLES)
 
 
 def initialise(conn: sqlite3.Connection) -> None:

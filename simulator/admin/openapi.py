@@ -176,12 +176,12 @@ def paths() -> dict[str, dict[str, Any]]:
                 result=LIST,
             )
         },
-        "/__admin/orders/{order_id}": {
-            "parameters": [_param("order_id", "path")],
+        "/__admin/orders/{order_pk}": {
+            "parameters": [_param("order_pk", "path", description="the order's id (not the PO number)")],
             "get": _op("One order: lines, shipments, documents and attempts", "orders", errors=(404,)),
         },
-        "/__admin/orders/{order_id}/advance": {
-            "parameters": [_param("order_id", "path")],
+        "/__admin/orders/{order_pk}/advance": {
+            "parameters": [_param("order_pk", "path")],
             "post": _op("The order's next document now", "orders", errors=(404, 409)),
         },
         "/__admin/outbox": {
