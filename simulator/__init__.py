@@ -1,92 +1,24 @@
-"""PunchOut Simulator: the supplier side of Amazon Business PunchOut, on a laptop or in CI."""
+"""PunchOut Simulator: the supplier side of Amazon Business PunchOut, on a laptop or in CI.
+
+``create_app`` and ``prepare_data_dir`` live in :mod:`simulator.app`; importing the package itself
+stays cheap, since the pytest plugin (:mod:`simulator.testing`) is loaded by every test run.
+"""
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-
-from flask import Flask
-
-from . import db, outbox, storage
-from .accounts import ensure_demo_account
-from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog
-from .config import Config, default_dtd_dir
-from .cxml.validate import DtdRegistry
-from .faults import FaultMiddleware
-from .scenarios import store as scenario_store
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .app import create_app, load_scenarios, prepare_data_dir
+
+__all__ = ["__version__", "create_app", "load_scenarios", "prepare_data_dir"]
 
 
-def prepare_data_dir(config: Config, *, progress: ProgressCallback | None = None) -> None:
-    """Create the database, build the catalogue if it is missing or stale, add the demo account.
+def __getattr__(name: str) -> Any:
+    if name in ("create_app", "load_scenarios", "prepare_data_dir"):
+        from . import app
 
-    ``progress(done, total)`` is called while the catalogue is built (not when it is up to date).
-    """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    conn = db.connect(config.database_path)
-    try:
-        storage.initialise(conn)
-        # Smaller batches when someone watches, so that progress moves (the rows are the same).
-        batch = max(100, min(DEFAULT_BATCH_SIZE, config.catalog_size // 100)) if progress else DEFAULT_BATCH_SIZE
-        if build_catalog(conn, size=config.catalog_size, seed=config.seed, progress=progress, batch_size=batch):
-            log.info("catalogue built: %s products, seed %s", config.catalog_size, config.seed)
-        with db.transaction(conn):
-            ensure_demo_account(conn)
-            load_scenarios(conn, config)
-    finally:
-        conn.close()
-
-
-def load_scenarios(conn: sqlite3.Connection, config: Config) -> None:
-    """The library of scenarios/ into the database; those named by --scenario become active."""
-    for problem in scenario_store.load_library(conn):
-        log.warning("scenario library: %s", problem)
-    known = {s.name for s in scenario_store.list_all(conn)}
-    for name in config.scenarios:
-        if name not in known:
-            raise ValueError(
-                f"--scenario {name}: there is no such scenario; the library has {', '.join(sorted(known))}."
-            )
-        scenario_store.activate(conn, name)
-
-
-def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
-    """The WSGI app for one simulator instance (one data dir)."""
-    config = config or Config()
-    if config.dtd_dir is None:
-        config = config.with_overrides(dtd_dir=default_dtd_dir())
-    if prepare:
-        prepare_data_dir(config)
-    app = Flask(__name__)
-    app.config["SIMULATOR"] = config
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.extensions["dtds"] = DtdRegistry(config.dtd_dir)
-
-    from .admin.faults import bp as admin_faults_bp  # faults
-    from .admin.openapi import bp as admin_openapi_bp
-    from .admin.orders import bp as admin_orders_bp
-    from .admin.routes import bp as admin_bp
-    from .admin.scenarios import bp as admin_scenarios_bp
-    from .orders.routes import bp as orders_bp
-    from .punchout.routes import bp as punchout_bp
-    from .shop.routes import bp as shop_bp
-    from .web import register_error_handlers
-
-    app.register_blueprint(punchout_bp)
-    app.register_blueprint(shop_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(orders_bp)
-    app.register_blueprint(admin_orders_bp)
-    app.register_blueprint(admin_faults_bp)  # faults
-    app.register_blueprint(admin_scenarios_bp)
-    app.register_blueprint(admin_openapi_bp)
-    register_error_handlers(app)
-    app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
-    if config.outbox_interval > 0:
-        dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval)
-        dispatcher.start()
-        app.extensions["outbox_dispatcher"] = dispatcher
-    return app
+        return getattr(app, name)
+    raise AttributeError(f"module 'simulator' has no attribute {name!r}")
