@@ -235,3 +235,18 @@ def test_checkout_base64_and_cancel(client: FlaskClient, dtds: DtdRegistry) -> N
     assert_valid(xml, dtds)
     assert b"<ItemIn" not in xml
     assert client.get(f"/__admin/sessions/{sid}").get_json()["status"] == "cancelled"
+
+
+def test_seed_regenerates_the_catalogue_deterministically(client: FlaskClient) -> None:
+    first = client.get("/__admin/seed").get_json()
+    assert (first["seed"], first["catalog_size"]) == (1, 300)
+    before = client.get("/__admin/catalog/search?q=&limit=5").get_json()["items"]
+    changed = client.post("/__admin/seed", json={"seed": 7}).get_json()
+    assert (changed["seed"], changed["rebuilt"]) == (7, True)
+    other = client.get("/__admin/catalog/search?q=&limit=5").get_json()["items"]
+    assert [p["asin"] for p in other] != [p["asin"] for p in before]
+    assert client.get("/__admin/catalog/products/B0TESTBACK").status_code == 200  # test products stay
+    again = client.post("/__admin/seed", json={"seed": 1}).get_json()
+    assert again["rebuilt"] is True
+    assert client.get("/__admin/catalog/search?q=&limit=5").get_json()["items"] == before
+    assert client.post("/__admin/seed", json={"seed": "x"}).status_code == 400

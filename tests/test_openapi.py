@@ -66,6 +66,7 @@ def _fixtures(client: FlaskClient) -> dict[str, str]:
 
 BODIES: dict[tuple[str, str], Any] = {
     ("/__admin/clock/advance", "post"): {"seconds": 1},
+    ("/__admin/seed", "post"): {"seed": 1},
     ("/__admin/accounts", "post"): {
         "name": "OpenAPI",
         "credentials": {"domain": "NetworkId", "identity": "OPENAPI", "shared_secret": "s"},

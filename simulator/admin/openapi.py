@@ -88,6 +88,15 @@ def paths() -> dict[str, dict[str, Any]]:
                 },
             }
         },
+        "/__admin/seed": {
+            "get": _op("The seed and size the catalogue was generated from", "simulator"),
+            "post": _op(
+                "Regenerate the catalogue from a seed {seed, catalog_size?}",
+                "simulator",
+                body={"type": "object", "required": ["seed"], "properties": {"seed": {"type": "integer"}}},
+                errors=(400,),
+            ),
+        },
         "/__admin/clock": {"get": _op("The simulator's clock", "clock")},
         "/__admin/clock/advance": {
             "post": _op(

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from .. import accounts, journal, outbox, reset
 from ..catalog import repository
+from ..catalog.generate import build_catalog, read_catalog_meta
 from ..errors import AdminError, NotFound
 from ..punchout import cart, checkout, sessions
 from ..web import context
@@ -59,6 +60,44 @@ def reset_all() -> Response:
     ctx = context()
     done = reset.reset(ctx.conn, ctx.config, parts)
     return jsonify({"status": "reset", "parts": done if parts is not None else "all"})
+
+
+def _catalogue_meta() -> dict[str, Any]:
+    meta = read_catalog_meta(context().conn)
+    return {
+        "seed": int(meta.get("seed", 0)),
+        "catalog_size": int(meta.get("size", 0)),
+        "products": int(meta.get("product_count", 0)),
+        "generator_version": meta.get("generator_version"),
+    }
+
+
+@bp.get("/seed")
+def get_seed() -> Response:
+    """The seed and size the catalogue was generated from."""
+    return jsonify(_catalogue_meta())
+
+
+@bp.post("/seed")
+def put_seed() -> Response:
+    """Regenerate the catalogue from another seed (and size): the same seed gives the same products.
+
+    Until the next restart, which builds the catalogue of --seed and --catalog-size again.
+    """
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        data = {}
+    seed = data.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise AdminError(
+            400, "invalid_seed", 'The body must be {"seed": N} with N a whole number ("catalog_size" optional).'
+        )
+    current = _catalogue_meta()
+    size = data.get("catalog_size", current["catalog_size"])
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 2_000_000:
+        raise AdminError(400, "invalid_seed", "catalog_size must be a whole number from 0 to 2000000.")
+    rebuilt = build_catalog(context().conn, size=size, seed=seed)
+    return jsonify({**_catalogue_meta(), "rebuilt": rebuilt})
 
 
 @bp.get("/accounts")
