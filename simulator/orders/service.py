@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -122,7 +124,23 @@ def _check_duplicate(ctx: Context, account: Account, order: OrderRequest, payloa
             )
 
 
+@dataclass(frozen=True)
+class Taken:
+    """An order as taken: its id, plan and the synchronous answer (also for a repeated payloadID)."""
+
+    order_pk: str
+    plan: Plan | None  # None when the payloadID was received before
+    code: int
+    http: int
+    body: bytes
+
+
+# Renders the synchronous answer: (plan, code, text, message) → body
+Render = Callable[[Plan, int, str, str], bytes]
+
+
 def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answer:
+    """cXML OrderRequest → the order engine → cXML Response/Status."""
     account = received.account
     order = read_order_request(received.document.root)
     exchange.advisories.extend(order.advisories)
@@ -130,21 +148,42 @@ def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answe
     if not payload:
         payload = "missing-" + hashlib.sha256(exchange.body).hexdigest()[:24]
         exchange.advisories.append("The OrderRequest has no payloadID; one derived from its body identifies it.")
+    test = account.status == "test" or received.document.root.find("Request[@deploymentMode='test']") is not None
+    env = envelope(ctx, account)
+
+    def render(plan: Plan, code: int, text: str, message: str) -> bytes:
+        return build.status_response(code, text, message or None, env)
+
+    taken = take_order(ctx, exchange, account, order, payload=payload, test=test, render=render)
+    return answer_from(taken.body, taken.code, taken.http, env.payload_id)
+
+
+def take_order(
+    ctx: Context,
+    exchange: Exchange,
+    account: Account,
+    order: OrderRequest,
+    *,
+    payload: str,
+    test: bool,
+    render: Render,
+) -> Taken:
+    """The order engine, whatever the order came as: idempotency, outcomes, storage, documents.
+
+    Everything is in SQLite before this returns, so before the answer is sent.
+    """
     stored = store.by_payload_id(ctx.conn, payload)
     if stored is not None:
         exchange.advisories.append(f"payloadID {payload} was received before: the same answer, nothing created.")
-        env = envelope(ctx, account)
-        return answer_from(stored.body, stored.code, stored.http, env.payload_id)
+        return Taken(stored.order_pk, None, stored.code, stored.http, stored.body)
     _check_duplicate(ctx, account, order, payload)
 
     fired = exchange.fired
     outcome = fired.outcome if fired else {}
     lines, email, notes = _inputs(ctx, account, order, fired)
     exchange.advisories.extend(notes)
-    test = account.status == "test" or received.document.root.find("Request[@deploymentMode='test']") is not None
     test = bool(outcome.get("test", test))
     plan = _plan(ctx, account, order, lines, outcome)
-    env = envelope(ctx, account)
     order_pk = "ord_" + secrets.token_hex(8)
     synchronous_reject = plan.rejected and outcome.get("reject_synchronously", account.setting("reject_synchronously"))
     if synchronous_reject:
@@ -157,7 +196,7 @@ def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answe
         code, text, message = 201, "Accepted", f"Order {order.order_id} accepted; a StatusUpdateRequest follows."
     else:
         code, text, message = 200, "OK", ""
-    body = build.status_response(code, text, message or None, env)
+    body = render(plan, code, text, message)
     http = http_status_for(account, code)
     with transaction(ctx.conn):
         store.insert_order(
@@ -191,7 +230,7 @@ def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answe
         if not synchronous_reject:
             _schedule(ctx, account, order, payload, order_pk, plan, test, code, fired)
         emails.order_outcome(ctx, account, order_pk, order, plan, email)
-    return answer_from(body, code, http, env.payload_id)
+    return Taken(order_pk, plan, code, http, body)
 
 
 def answer_from(body: bytes, code: int, http: int, payload_id: str) -> Answer:
