@@ -21,6 +21,7 @@ DEMO_ACCOUNT = {
     "name": "Demo Buyer",
     "status": "test",
     "credentials": {"domain": "NetworkId", "identity": "DEMO-BUYER", "shared_secret": "demo-secret"},
+    "oci": {"username": "demo", "password": "demo-secret"},
 }
 STATUSES = ("test", "active")
 ROLES = ("administrator", "punchout_user", "technical_administrator", "requisitioner", "finance")
@@ -37,6 +38,7 @@ class Account:
     settings: dict[str, Any]
     payment_method: dict[str, Any] | None
     buyer_endpoint: dict[str, Any] | None
+    oci: dict[str, str] | None  # SAP OCI login: {"username", "password"}
     created_at: str
     updated_at: str
 
@@ -63,6 +65,7 @@ class Account:
             },
             "payment_method": self.payment_method,
             "buyer_endpoint": self.buyer_endpoint,
+            "oci": self.oci,
             "settings": self.settings,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -99,6 +102,7 @@ def _account(row: sqlite3.Row) -> Account:
         settings=settings_schema.merge(settings_schema.DEFAULT_SETTINGS, json.loads(row["settings"])),
         payment_method=json.loads(row["payment_method"]) if row["payment_method"] else None,
         buyer_endpoint=json.loads(row["buyer_endpoint"]) if row["buyer_endpoint"] else None,
+        oci=json.loads(row["oci"]) if row["oci"] else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -144,7 +148,7 @@ def list_accounts(conn: sqlite3.Connection, limit: int = 100, offset: int = 0) -
     return [_account(r) for r in rows], total
 
 
-EDITABLE = ("name", "status", "credentials", "settings", "payment_method", "buyer_endpoint")
+EDITABLE = ("name", "status", "credentials", "settings", "payment_method", "buyer_endpoint", "oci")
 
 
 def _payment_method(value: Any) -> dict[str, Any] | None:
@@ -186,6 +190,19 @@ def _buyer_endpoint(value: Any, account: dict[str, Any]) -> dict[str, Any] | Non
     return endpoint
 
 
+def _oci(value: Any, current: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    merged = {**(current or {}), **value} if isinstance(value, dict) else value
+    if (
+        not isinstance(merged, dict)
+        or set(merged) != {"username", "password"}
+        or not all(isinstance(v, str) and v for v in merged.values())
+    ):
+        raise AdminError(400, "invalid_oci", 'oci must be null or {"username": "…", "password": "…"}.')
+    return {"username": merged["username"], "password": merged["password"]}
+
+
 def _apply(current: dict[str, Any], patch: Any) -> dict[str, Any]:
     """The account JSON after ``patch``, checked; nested objects merge key by key."""
     if not isinstance(patch, dict):
@@ -216,6 +233,8 @@ def _apply(current: dict[str, Any], patch: Any) -> dict[str, Any]:
         result["settings"] = settings_schema.merge(current["settings"], settings_schema.validate(patch["settings"]))
     if "payment_method" in patch:
         result["payment_method"] = _payment_method(patch["payment_method"])
+    if "oci" in patch:
+        result["oci"] = _oci(patch["oci"], current.get("oci"))
     if "buyer_endpoint" in patch:
         merged = patch["buyer_endpoint"]
         if isinstance(merged, dict) and isinstance(current.get("buyer_endpoint"), dict):
@@ -235,6 +254,7 @@ def _write(conn: sqlite3.Connection, account_id: str, data: dict[str, Any], *, i
         json.dumps(data["settings"]),
         json.dumps(data["payment_method"]),
         json.dumps(data["buyer_endpoint"]),
+        json.dumps(data.get("oci")),
         clock.timestamp(),
         account_id,
     )
@@ -242,13 +262,13 @@ def _write(conn: sqlite3.Connection, account_id: str, data: dict[str, Any], *, i
         if insert:
             conn.execute(
                 "INSERT INTO accounts (name, status, domain, identity, shared_secret, settings, payment_method,"
-                " buyer_endpoint, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " buyer_endpoint, oci, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, clock.timestamp()),
             )
         else:
             conn.execute(
                 "UPDATE accounts SET name = ?, status = ?, domain = ?, identity = ?, shared_secret = ?, settings = ?,"
-                " payment_method = ?, buyer_endpoint = ?, updated_at = ? WHERE id = ?",
+                " payment_method = ?, buyer_endpoint = ?, oci = ?, updated_at = ? WHERE id = ?",
                 values,
             )
     except sqlite3.IntegrityError as exc:
@@ -274,6 +294,7 @@ def create_account(conn: sqlite3.Connection, data: Any, *, account_id: str | Non
         "settings": settings_schema.defaults(),
         "payment_method": None,
         "buyer_endpoint": None,
+        "oci": None,
     }
     result = _apply(base, data)
     new_id = account_id or "acct_" + secrets.token_hex(8)

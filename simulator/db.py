@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     settings TEXT NOT NULL DEFAULT '{}',
     payment_method TEXT,
     buyer_endpoint TEXT,
+    oci TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -54,6 +55,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     selected_item TEXT,
     request_payload_id TEXT NOT NULL DEFAULT '',
     locale TEXT NOT NULL DEFAULT 'en_US',
+    protocol TEXT NOT NULL DEFAULT 'cxml',
+    oci TEXT,
     status TEXT NOT NULL DEFAULT 'new',
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
@@ -129,7 +132,8 @@ def connect(path: Path) -> sqlite3.Connection:
 
 # Columns added after a table was first released: added to older databases on start.
 ADDED_COLUMNS = {
-    "accounts": {"payment_method": "TEXT", "buyer_endpoint": "TEXT"},
+    "accounts": {"payment_method": "TEXT", "buyer_endpoint": "TEXT", "oci": "TEXT"},
+    "sessions": {"protocol": "TEXT NOT NULL DEFAULT 'cxml'", "oci": "TEXT"},
     "journal": {"scenario": "TEXT"},
     "outbox": {"fault": "TEXT"},
 }

@@ -50,9 +50,11 @@ class NewSession:
     selected_item: str | None
     request_payload_id: str
     locale: str
+    protocol: str = "cxml"  # "cxml" or "oci"
+    oci: dict[str, Any] | None = None  # OCI: hook_url, ok_code, target, caller, version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Session(NewSession):
     id: str
     status: str  # new | shopping | returned | cancelled
@@ -69,7 +71,7 @@ class Session(NewSession):
         return data
 
 
-_JSON_COLUMNS = {"ship_to", "extrinsics", "contacts"}
+_JSON_COLUMNS = {"ship_to", "extrinsics", "contacts", "oci"}
 _FIELDS = [f.name for f in fields(Session)]
 
 
@@ -94,8 +96,8 @@ def create(conn: sqlite3.Connection, new: NewSession, ttl_seconds: int) -> tuple
     conn.execute(
         "INSERT INTO sessions (id, account_id, user_id, start_token_hash, operation, buyer_cookie,"
         " browser_form_post_url, form_target, test_mode, email, user_name, ship_to, extrinsics, contacts,"
-        " selected_item, request_payload_id, locale, status, created_at, expires_at, last_seen_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)",
+        " selected_item, request_payload_id, locale, protocol, oci, status, created_at, expires_at, last_seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)",
         (
             session_id,
             new.account_id,
@@ -114,6 +116,8 @@ def create(conn: sqlite3.Connection, new: NewSession, ttl_seconds: int) -> tuple
             new.selected_item,
             new.request_payload_id,
             new.locale,
+            new.protocol,
+            json.dumps(new.oci) if new.oci is not None else None,
             clock.timestamp(now),
             clock.timestamp(now + timedelta(seconds=ttl_seconds)),
             clock.timestamp(now),
