@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from . import clock
+from . import clock, profiles
 from . import settings as settings_schema
 from .cxml.read import Header
 from .cxml.types import Credential
@@ -230,7 +230,11 @@ def _apply(current: dict[str, Any], patch: Any) -> dict[str, Any]:
             raise AdminError(400, "invalid_credentials", "credentials must be an object.")
         result["credentials"] = _credentials({**(current["credentials"] or {}), **patch["credentials"]})
     if "settings" in patch:
-        result["settings"] = settings_schema.merge(current["settings"], settings_schema.validate(patch["settings"]))
+        changes = settings_schema.validate(patch["settings"])
+        base = current["settings"]
+        if "profile" in changes:  # the profile's defaults first; what the same PATCH says wins
+            base = settings_schema.merge(base, profiles.defaults(changes["profile"]))
+        result["settings"] = settings_schema.merge(base, changes)
     if "payment_method" in patch:
         result["payment_method"] = _payment_method(patch["payment_method"])
     if "oci" in patch:

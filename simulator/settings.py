@@ -38,10 +38,17 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "allow_order_changes": False,
     "amazon_day": None,
     "safeguards": DEFAULT_SAFEGUARDS,
+    "profile": "generic",
+    "form_target": "_top",
+    "oci_version": "4.0",
+    "checks": [],
 }
+CHECKS = ("doctype", "description_40", "unit_3", "unspsc")
+PROFILE_NAMES = ("generic", "ariba", "coupa", "sap-srm", "sap-s4", "jaggaer", "oracle", "workday", "netsuite")
+_FORM_TARGET = re.compile(r"^(_top|_blank|_self|_parent|[A-Za-z][A-Za-z0-9_-]{0,63})$")
 
 SETTING_CHOICES: dict[str, tuple[Any, ...]] = {
-    "return_encoding": ("cxml-urlencoded", "cxml-base64"),
+    "return_encoding": ("cxml-urlencoded", "cxml-base64", "raw"),
     "operation_allowed": ("create", "edit", "inspect"),
     "validation": ("lenient", "strict"),
     "locale": ("en_US", "de_DE"),
@@ -55,6 +62,8 @@ SETTING_CHOICES: dict[str, tuple[Any, ...]] = {
     "reject_synchronously": (True, False),
     "allow_order_changes": (True, False),
     "amazon_day": (None, *WEEKDAYS),
+    "profile": PROFILE_NAMES,
+    "oci_version": ("4.0", "5.0"),
 }
 
 _VERSION = re.compile(r"^1\.2\.0\d\d$")
@@ -120,6 +129,14 @@ def validate(settings: Any) -> dict[str, Any]:
                 raise _invalid(f"settings.cxml_version must be a cXML version from 1.2.014 to 1.2.069, got {value!r}.")
         elif key == "safeguards":
             _validate_safeguards(value)
+        elif key == "form_target":
+            if not isinstance(value, str) or not _FORM_TARGET.match(value):
+                raise _invalid(
+                    f"settings.form_target must be _top, _blank, _self, _parent or a frame name, got {value!r}."
+                )
+        elif key == "checks":
+            if not isinstance(value, list) or any(v not in CHECKS for v in value):
+                raise _invalid(f"settings.checks must be a list of {', '.join(CHECKS)}, got {value!r}.")
         elif key in SETTING_CHOICES:
             if value not in SETTING_CHOICES[key] or isinstance(value, bool) != isinstance(
                 SETTING_CHOICES[key][-1], bool

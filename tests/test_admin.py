@@ -50,8 +50,13 @@ def test_demo_account_exists_with_default_settings(client: FlaskClient) -> None:
             "delivery_days": {"max": None, "action": "remove_item"},
             "amazon_fulfilled_only": {"enabled": False, "action": "remove_item"},
         },
+        "profile": "generic",
+        "form_target": "_top",
+        "oci_version": "4.0",
+        "checks": [],
     }
     assert demo["payment_method"] is None and demo["buyer_endpoint"] is None
+    assert demo["oci"] == {"username": "demo", "password": "demo-secret"}
 
 
 def test_create_account_takes_get_shape_and_defaults(client: FlaskClient) -> None:

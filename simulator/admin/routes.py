@@ -326,7 +326,16 @@ def checkout_session(session_id: str) -> Response:
 def _deliver(returned: checkout.ReturnedCart) -> dict[str, Any]:
     """Post the return form to BrowserFormPost from the server, as the shopper's browser would."""
     try:
-        reply = requests.post(returned.action, data=returned.fields, timeout=30, allow_redirects=False)
+        if returned.enctype == "text/plain":  # raw: the body is the cXML document itself
+            reply = requests.post(
+                returned.action,
+                data=returned.xml,
+                headers={"Content-Type": "text/xml; charset=UTF-8"},
+                timeout=30,
+                allow_redirects=False,
+            )
+        else:
+            reply = requests.post(returned.action, data=returned.fields, timeout=30, allow_redirects=False)
     except requests.RequestException as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": reply.ok, "http_status": reply.status_code, "body": reply.text[:2000]}

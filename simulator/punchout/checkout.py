@@ -7,10 +7,11 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import journal
+from .. import journal, profiles
 from ..accounts import get_account
 from ..context import Context
 from ..cxml import build
+from ..cxml.parse import parse_document
 from ..cxml.types import ItemIn, Money, PunchOutOrderMessage, Tax
 from ..db import transaction
 from ..inbound import LANG_BY_LOCALE, envelope
@@ -34,6 +35,7 @@ class ReturnedCart:
     fields: dict[str, str]
     journal_id: int
     item_count: int
+    enctype: str = "application/x-www-form-urlencoded"
 
 
 def cart_number() -> str:
@@ -121,13 +123,9 @@ def return_cart(ctx: Context, session: Session, *, cancel: bool = False) -> Retu
     )
     xml = build.punchout_order_message(env, message)
     encoding = account.setting("return_encoding")
-    text = xml.decode("utf-8")
-    fields = (
-        {"cxml-base64": base64.b64encode(xml).decode("ascii")}
-        if encoding == "cxml-base64"
-        else {"cxml-urlencoded": text}
-    )
+    fields, enctype = return_fields(xml, encoding)
     advisories = [f"{len(lines)} item(s) returned as {encoding}" + (" (cancelled: no items)" if cancel else "")]
+    advisories += profiles.check_cart(account.setting("checks"), parse_document(xml).root, build.doctype(env.version))
     with transaction(ctx.conn):
         for index, line in enumerate(lines, start=1):
             ctx.conn.execute(
@@ -169,7 +167,26 @@ def return_cart(ctx: Context, session: Session, *, cancel: bool = False) -> Retu
         fields=fields,
         journal_id=journal_id,
         item_count=len(lines),
+        enctype=enctype,
     )
+
+
+RAW_FIELD = "<?xml version"
+
+
+def return_fields(xml: bytes, encoding: str) -> tuple[dict[str, str], str]:
+    """The form fields (and the form's enctype) that carry the cart message back through the browser.
+
+    ``raw`` posts the XML itself as the body: a ``text/plain`` form sends ``name=value``, so a field
+    named ``<?xml version`` whose value is the rest of the document makes the body the document.
+    """
+    text = xml.decode("utf-8")
+    if encoding == "cxml-base64":
+        return {"cxml-base64": base64.b64encode(xml).decode("ascii")}, "application/x-www-form-urlencoded"
+    if encoding == "raw":
+        assert text.startswith(RAW_FIELD + "=")
+        return {RAW_FIELD: text[len(RAW_FIELD) + 1 :]}, "text/plain"
+    return {"cxml-urlencoded": text}, "application/x-www-form-urlencoded"
 
 
 def quoted_line(ctx: Context, aux_id: str) -> tuple[str, int, Decimal] | None:

@@ -18,7 +18,6 @@ from . import cart, sessions
 from .checkout import quoted_line
 
 TARGET_EXTRINSICS = ("ReturnFrame", "ReturnTarget", "target")
-DEFAULT_FORM_TARGET = "_top"
 
 
 def usable_url(url: str | None) -> bool:
@@ -67,7 +66,7 @@ def punchout_setup(ctx: Context, exchange: Exchange, received: Received, *, test
     else:
         email, name = found[0], request.user_name()
         exchange.advisories.append(f"User identified by {email} (from {found[1]}).")
-    target = next((v for n in TARGET_EXTRINSICS if (v := request.extrinsic(n))), DEFAULT_FORM_TARGET)
+    target = next((v for n in TARGET_EXTRINSICS if (v := request.extrinsic(n))), account.setting("form_target"))
     with transaction(ctx.conn):
         user = accounts.punchout_user(ctx.conn, account, email, name)
         selected = _selected_item(ctx, exchange, request.selected_item, account.setting("locale"))
