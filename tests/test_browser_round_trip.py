@@ -203,3 +203,24 @@ def test_base64_return_and_test_product_badge(
     xml = base64.b64decode(receiver.posts[-1]["fields"]["cxml-base64"])
     assert_valid(xml, dtds)
     assert b"<SupplierPartID>B0TESTBACK</SupplierPartID>" in xml
+
+
+def test_raw_return_in_the_browser(
+    page,
+    live_server: LiveServer,
+    receiver: Receiver,
+    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
+) -> None:
+    """return_encoding raw: the browser's text/plain form posts the cXML document itself."""
+    requests.patch(
+        f"{live_server.url}/__admin/accounts/demo", json={"settings": {"return_encoding": "raw"}}, timeout=10
+    ).raise_for_status()
+    page.goto(punch_out(live_server, receiver, selected_item="B0TESTSLOW"))
+    page.locator("[data-testid=add-to-cart] button").click()
+    page.locator("[data-testid=checkout] button").click()
+    page.wait_for_selector("#received")
+    posted = receiver.posts[-1]
+    assert posted["content_type"].startswith("text/plain")
+    root = parse_document(posted["body"]).root
+    assert_valid(posted["body"].strip(), dtds)
+    assert root.findtext("Message/PunchOutOrderMessage/ItemIn/ItemID/SupplierPartID") == "B0TESTSLOW"
