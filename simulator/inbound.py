@@ -27,6 +27,19 @@ log = logging.getLogger(__name__)
 
 LANG_BY_LOCALE = {"en_US": "en-US", "de_DE": "de-DE"}
 
+# Documents a supplier sends, not receives: the simulator, playing the supplier, says so when given one.
+SUPPLIER_SENDS = {
+    name: f" {name} is what a supplier sends to a buyer; this simulator plays the supplier."
+    for name in (
+        "PunchOutOrderMessage",
+        "ConfirmationRequest",
+        "ShipNoticeRequest",
+        "InvoiceDetailRequest",
+        "ProductActivityMessage",
+        "QuoteMessage",
+    )
+}
+
 
 @dataclass
 class Exchange:
@@ -119,11 +132,19 @@ def receive(ctx: Context, exchange: Exchange, accepted: tuple[str, ...]) -> Rece
     request_type = read.request_type(root)
     exchange.doc_type = request_type or "unknown"
     if request_type is None:
+        status = root.find("Response/Status")
+        if status is not None:
+            exchange.doc_type = "Response"
+            raise NotAcceptable(
+                f"The document is a Response (Status {status.get('code')}): a supplier receives requests, "
+                "not answers; send a Request such as PunchOutSetupRequest or OrderRequest."
+            )
         raise NotAcceptable("The document has no Request or Message: nothing to do.")
     if request_type not in accepted:
         served = ", ".join(accepted)
+        why = SUPPLIER_SENDS.get(request_type, "")
         raise NotImplementedRequest(
-            f"{request_type} is not served at {exchange.endpoint}; this endpoint takes {served}."
+            f"{request_type} is not served at {exchange.endpoint}; this endpoint takes {served}.{why}"
         )
     header = read.read_header(root)
     account, notes = accounts.authenticate(ctx.conn, header)

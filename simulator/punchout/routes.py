@@ -52,6 +52,7 @@ def cxml() -> Response:
             "PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False),
             "ProfileRequest": service.profile,
             "OrderRequest": order_service.order_request,
+            "StatusUpdateRequest": service.status_update,
         }
     )
 

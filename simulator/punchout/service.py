@@ -139,6 +139,26 @@ def profile(ctx: Context, exchange: Exchange, received: Received) -> Answer:
             ("ProfileRequest", f"{base}/cxml"),
             ("PunchOutSetupRequest", f"{base}/punchout"),
             ("OrderRequest", f"{base}/orders/{received.account.id}"),
+            ("StatusUpdateRequest", f"{base}/cxml"),
         ),
     )
     return answer(ctx, exchange, body, env, "ProfileResponse")
+
+
+def status_update(ctx: Context, exchange: Exchange, received: Received) -> Answer:
+    """A StatusUpdateRequest from the buyer: acknowledged, and noted on the order it refers to."""
+    root = received.document.root
+    request = root.find(".//StatusUpdateRequest")
+    reference = request.find("DocumentReference") if request is not None else None
+    status = request.find("Status") if request is not None else None
+    payload = reference.get("payloadID") if reference is not None else None
+    code = status.get("code") if status is not None else "?"
+    text = (status.get("text") or "") if status is not None else ""
+    known = (
+        ctx.conn.execute("SELECT order_id FROM orders WHERE payload_id = ?", (payload,)).fetchone() if payload else None
+    )
+    about = f"order {known['order_id']}" if known else f"payloadID {payload}" if payload else "no DocumentReference"
+    exchange.advisories.append(f"StatusUpdateRequest about {about}: status {code} {text}".rstrip())
+    env = envelope(ctx, received.account)
+    body = build.status_response(200, "OK", None, env)
+    return answer(ctx, exchange, body, env, "Status")
