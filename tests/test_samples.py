@@ -26,19 +26,20 @@ from .helpers import assert_valid, setup_request, start_url, status_of
 SAMPLES = SHARED_CXML / "samples"
 
 
-def setup_samples() -> list[Path]:
+def samples_of(kind: str) -> list[Path]:
+    """The well-formed samples, of any folder, whose request is ``kind``."""
     found = []
     for path in sorted(SAMPLES.glob("*/*.xml")) if SAMPLES.is_dir() else []:
         try:
             root = parse_document(path.read_bytes()).root
         except Exception:
             continue
-        if request_type(root) == "PunchOutSetupRequest":
+        if request_type(root) == kind:
             found.append(path)
     return found
 
 
-SETUP_SAMPLES = setup_samples()
+SETUP_SAMPLES = samples_of("PunchOutSetupRequest")
 IDS = [f"{p.parent.name}/{p.name}" for p in SETUP_SAMPLES]
 
 
@@ -153,19 +154,7 @@ def test_no_sample_root_is_lost_to_the_parser() -> None:
         assert etree.iselement(parse_document(sample.read_bytes()).root)
 
 
-def order_samples() -> list[Path]:
-    found = []
-    for path in sorted(SAMPLES.glob("*/*.xml")) if SAMPLES.is_dir() else []:
-        try:
-            root = parse_document(path.read_bytes()).root
-        except Exception:
-            continue
-        if request_type(root) == "OrderRequest":
-            found.append(path)
-    return found
-
-
-ORDER_SAMPLES = order_samples()
+ORDER_SAMPLES = samples_of("OrderRequest")
 
 
 @pytest.mark.parametrize("sample", ORDER_SAMPLES, ids=[f"{p.parent.name}/{p.name}" for p in ORDER_SAMPLES])
