@@ -68,6 +68,8 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     from .admin.orders import bp as admin_orders_bp
     from .admin.routes import bp as admin_bp
     from .admin.scenarios import bp as admin_scenarios_bp
+    from .oagis.routes import bp as oagis_bp  # OAGIS purchase orders (a simulator extension)
+    from .oci.routes import bp as oci_bp  # OCI
     from .orders.routes import bp as orders_bp
     from .punchout.routes import bp as punchout_bp
     from .shop.routes import bp as shop_bp
@@ -81,6 +83,8 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(admin_faults_bp)  # faults
     app.register_blueprint(admin_scenarios_bp)
     app.register_blueprint(admin_openapi_bp)
+    app.register_blueprint(oci_bp)  # OCI: GET|POST /oci, POST /__admin/oci/sessions
+    app.register_blueprint(oagis_bp)  # OAGIS purchase orders (a simulator extension)
     register_error_handlers(app)
     app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:

@@ -97,7 +97,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS: tuple[str, ...] = ("punchout", "orders", "cxml", "oci", "start_page", "checkout", "outbound")
+ENDPOINTS: tuple[str, ...] = ("punchout", "orders", "cxml", "oci", "oagis", "start_page", "checkout", "outbound")
 TYPES: tuple[str, ...] = (
     "delay",
     "http_status",
@@ -129,6 +129,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "orders": _CXML,
     "cxml": _CXML,
     "oci": _PAGE,
+    "oagis": _PAGE,  # an XML answer, but not cXML: no cXML Status, no cXML DTD
     "start_page": ("delay", "http_status", "empty", "reset", "truncate"),
     "checkout": _PAGE,
     "outbound": (
@@ -725,6 +726,8 @@ def endpoint_of(path: str, method: str) -> str | None:
             return "orders"
         if path == "/cxml":
             return "cxml"
+        if path == "/oagis":
+            return "oagis"
         if path in ("/shop/checkout", "/shop/return-without-items"):
             return "checkout"
     if path == "/oci" and method in ("GET", "POST"):

@@ -122,7 +122,7 @@ CXML_TYPES = "delay, http_status, cxml_status, malformed, empty, reset, truncate
 OUTBOUND_TYPES = (
     "delay, malformed, empty, truncate, content_type, dtd_invalid, bad_credentials, duplicate, out_of_order"
 )
-ENDPOINTS = "punchout, orders, cxml, oci, start_page, checkout, outbound"
+ENDPOINTS = "punchout, orders, cxml, oci, oagis, start_page, checkout, outbound"
 
 INVALID = [
     (
@@ -491,9 +491,9 @@ def test_checkout_faults(sim: Sim) -> None:
 
 
 def fire_pattern(sim: Sim, count: int = 20) -> list[bool]:
-    """GET /oci (not served: 404) ``count`` times; True where the fault answered 503."""
+    """GET /oci (no credentials: 401) ``count`` times; True where the fault answered 503."""
     statuses = [requests.get(f"{sim.url}/oci", timeout=10).status_code for _ in range(count)]
-    assert set(statuses) <= {404, 503}
+    assert set(statuses) <= {401, 503}
     return [s == 503 for s in statuses]
 
 

@@ -75,6 +75,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("/__admin/accounts/{account_id}/users", "post"): {"email": "openapi@buyer.test"},
     ("/__admin/sessions/{session_id}/cart/items", "post"): {"asin": "B0TESTSLOW", "quantity": 1},
     ("/__admin/sessions/{session_id}/checkout", "post"): {},
+    ("/__admin/oci/sessions", "post"): {  # OCI
+        "HOOK_URL": "http://buyer.test/oci/hook",
+        "USERNAME": "demo",
+        "PASSWORD": "demo-secret",
+    },
     ("/__admin/journal/find", "post"): {"type": "OrderRequest"},
     ("/__admin/journal/count", "post"): {"direction": "in"},
     ("/__admin/scenarios", "post"): {"name": "openapi", "description": "d", "rules": [{"match": {}}]},

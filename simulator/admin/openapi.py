@@ -157,6 +157,21 @@ def paths() -> dict[str, dict[str, Any]]:
             "parameters": [_param("session_id", "path")],
             "post": _op("Return the cart {deliver, cancel}", "sessions", body=OBJECT, errors=(404, 409)),
         },
+        # OCI: start a session without a browser (the login fields as JSON)
+        "/__admin/oci/sessions": {
+            "post": _op(
+                "Start an OCI session {HOOK_URL, USERNAME, PASSWORD, ~OkCode?, ~target?, ~caller?, OCI_VERSION?}: "
+                "returns {session_id, account_id, start_url}",
+                "sessions",
+                body={
+                    "type": "object",
+                    "required": ["HOOK_URL", "USERNAME", "PASSWORD"],
+                    "additionalProperties": {"type": "string"},
+                },
+                ok=201,
+                errors=(400, 401, 403),
+            )
+        },
         "/__admin/journal": {
             "get": _op(
                 "Every document in and out, newest first", "journal", params=[*JOURNAL_FILTERS, *PAGE], result=LIST

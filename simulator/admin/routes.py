@@ -11,6 +11,7 @@ from .. import accounts, journal, outbox, reset
 from ..catalog import repository
 from ..catalog.generate import build_catalog, read_catalog_meta
 from ..errors import AdminError, NotFound
+from ..oci import checkout as oci_checkout  # OCI
 from ..punchout import cart, checkout, sessions
 from ..web import context
 
@@ -307,6 +308,9 @@ def checkout_session(session_id: str) -> Response:
     data = request.get_json(silent=True) or {}
     if not isinstance(data, dict):
         raise AdminError(400, "invalid_body", 'The body must be {"deliver": bool, "cancel": bool}.')
+    if session.protocol == "oci":  # OCI: the NEW_ITEM form fields instead of a cXML message
+        cancel, deliver = bool(data.get("cancel", False)), bool(data.get("deliver"))
+        return jsonify(oci_checkout.admin_checkout(ctx, session, cancel=cancel, deliver_form=deliver))
     returned = checkout.return_cart(ctx, session, cancel=bool(data.get("cancel", False)))
     result: dict[str, Any] = {
         "session_id": returned.session_id,

@@ -119,12 +119,20 @@ def line_answers(order: OrderRequest, plan: Plan) -> list[LineAnswer]:
                 status, code, reason = REJECTED, "", ""
             answers.append(
                 LineAnswer(
-                    line.line_number, line.supplier_part_id, line.unit_of_measure, status, quantity,
-                    ((status, quantity),), code, reason,
+                    line_number=line.line_number,
+                    part=line.supplier_part_id,
+                    unit=line.unit_of_measure,
+                    status=status,
+                    quantity=quantity,
+                    parts=((status, quantity),),
+                    reason_code=code,
+                    reason=reason,
                 )
-            )  # fmt: skip
+            )
             continue
-        parts = tuple((s, n) for s, n in ((ACCEPTED, p.accepted), (BACKORDERED, p.backordered), (REJECTED, p.rejected)) if n)
+        parts = tuple(
+            (s, n) for s, n in ((ACCEPTED, p.accepted), (BACKORDERED, p.backordered), (REJECTED, p.rejected)) if n
+        )
         if not parts:  # nothing to deliver and nothing counted as rejected: a quantity of 0
             parts = ((REJECTED, 0),)
         status = parts[0][0] if len(parts) == 1 else MODIFIED
@@ -196,9 +204,7 @@ def acknowledge_purchase_order(
     criteria = E.ResponseCriteria(E.ResponseExpression(actionCode=action))
     if plan.order_reject is not None:
         criteria.append(
-            E.ChangeStatus(
-                E.Code(REJECTED), E.ReasonCode(plan.order_reject.code), E.Reason(plan.reject_message)
-            )
+            E.ChangeStatus(E.Code(REJECTED), E.ReasonCode(plan.order_reject.code), E.Reason(plan.reject_message))
         )
     if plan.order_reject is not None:
         header_status = _status(REJECTED, plan.order_reject.code, plan.reject_message)

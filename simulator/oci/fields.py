@@ -2,7 +2,8 @@
 
 Lengths are SAP's (protocol.md §8; the same in OCI 4.0 and 5.0, whose field table keeps
 DESCRIPTION at 40). They count characters, not bytes: the form is posted as UTF-8. A value longer
-than its field is cut, and the cut is reported as an advisory for the journal.
+than its field is cut (and a blank left at the end of the cut dropped, as SAP drops it), and the
+cut is reported as an advisory for the journal.
 """
 
 from __future__ import annotations
@@ -112,10 +113,9 @@ def item_fields(index: int, line: Line) -> tuple[list[tuple[str, str]], list[str
         name, limit = field_name(field, index), LENGTHS[field]
         value = value.strip()
         if len(value) > limit:
-            advisories.append(
-                f"{name}: {len(value)} characters cut to the OCI length {limit}: {value!r} -> {value[:limit]!r}."
-            )
-            value = value[:limit]
+            cut = value[:limit].rstrip()  # SAP drops trailing blanks of a CHAR field anyway
+            advisories.append(f"{name}: {len(value)} characters cut to the OCI length {limit}: {value!r} -> {cut!r}.")
+            value = cut
         pairs.append((name, value))
     for piece in chunks(line.product.description):
         pairs.append((longtext_name(index), piece))

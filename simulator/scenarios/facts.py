@@ -9,7 +9,13 @@ from ..inbound import Exchange, Received
 from ..punchout.sessions import Session
 from .engine import Facts
 
-ENDPOINT_BY_PATH = (("/punchout", "punchout"), ("/orders", "orders"), ("/cxml", "cxml"), ("/oci", "oci"))
+ENDPOINT_BY_PATH = (
+    ("/punchout", "punchout"),
+    ("/orders", "orders"),
+    ("/cxml", "cxml"),
+    ("/oci", "oci"),
+    ("/oagis", "oagis"),
+)
 
 
 def endpoint_of(path: str) -> str | None:

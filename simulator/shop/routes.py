@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from .. import accounts
 from ..catalog import repository
 from ..errors import AdminError, ShopError
+from ..oci import checkout as oci_checkout  # OCI
 from ..orders import store
 from ..punchout import cart, checkout, sessions
 from ..punchout.routes import FAULT_ENVIRON_KEY, SHOP_COOKIE
@@ -198,6 +199,9 @@ def _return(cancel: bool) -> str:
     fault = pages.on_page(ctx.conn, "Checkout", "checkout", session, lines)
     if fault is not None:
         request.environ[FAULT_ENVIRON_KEY] = fault
+    if session.protocol == "oci":  # OCI: the cart goes back as NEW_ITEM form fields
+        form = oci_checkout.return_cart(ctx, session, cancel=cancel)
+        return render_template("oci/return.html", form=form, heading=form.heading(cancel=cancel))
     returned = checkout.return_cart(ctx, session, cancel=cancel)
     return render_template("shop/return.html", returned=returned, cancel=cancel)
 
