@@ -125,3 +125,28 @@ def test_umlauts_reach_the_buyer_in_both_return_encodings(
     xml = base64.b64decode(unquote_plus(value)) if encoding == "cxml-base64" else unquote_plus(value).encode("utf-8")
     description = parse_document(xml).root.find(".//ItemIn/ItemDetail/Description")
     assert "".join(description.itertext()).strip() == product["title"]
+
+
+OCI_FORMS = sorted((SHARED_CXML / "samples" / "oci").glob("*.form")) if (SHARED_CXML / "samples").is_dir() else []
+
+
+@pytest.mark.parametrize("form", OCI_FORMS, ids=[p.name for p in OCI_FORMS])
+def test_every_oci_sample(client: FlaskClient, form: Path) -> None:
+    """Logins from real OCI clients open the shop; a real cart return uses only fields we know."""
+    from urllib.parse import parse_qsl
+
+    from simulator.oci.fields import LENGTHS
+
+    fields = dict(parse_qsl(form.read_text().strip(), keep_blank_values=True))
+    if any(name.startswith("NEW_ITEM-") for name in fields):  # a supplier's cart, as a buyer receives it
+        names = {name.split("[", 1)[0].removeprefix("NEW_ITEM-") for name in fields}
+        assert names <= set(LENGTHS), names - set(LENGTHS)
+        return
+    login = {k.lower(): v for k, v in fields.items()}
+    client.patch("/__admin/accounts/demo", json={"oci": {"username": login["username"], "password": login["password"]}})
+    response = client.post("/oci", data=fields)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert "/shop" in response.headers["Location"] and "sid=" in response.headers["Location"]
+    entry = client.get("/__admin/journal?type=OCILogin").get_json()["items"][0]
+    raw = client.get(f"/__admin/journal/{entry['id']}").get_json()["body"]
+    assert login["password"] not in raw
