@@ -68,6 +68,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     from .admin.orders import bp as admin_orders_bp
     from .admin.routes import bp as admin_bp
     from .admin.scenarios import bp as admin_scenarios_bp
+    from .console import bp as console_bp
     from .oagis.routes import bp as oagis_bp  # OAGIS purchase orders (a simulator extension)
     from .oci.routes import bp as oci_bp  # OCI
     from .orders.routes import bp as orders_bp
@@ -77,6 +78,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
 
     app.register_blueprint(punchout_bp)
     app.register_blueprint(shop_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(admin_orders_bp)

@@ -1,0 +1,1 @@
+"""Console: journal (being written)."""
