@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from .. import accounts
 from ..catalog import repository
 from ..errors import AdminError, ShopError
+from ..i18n import browser_locale
 from ..oci import checkout as oci_checkout  # OCI
 from ..orders import store
 from ..punchout import cart, checkout, sessions
@@ -21,6 +22,11 @@ from ..web import context
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 PAGE_SIZE = 20
+
+
+@bp.before_request
+def _locale() -> None:
+    g.locale = browser_locale()
 
 
 def _shop_key() -> str | None:
@@ -40,6 +46,7 @@ def _session(required: bool = True) -> sessions.Session | None:
     ctx = context()
     session = sessions.by_shop_key(ctx.conn, key, ctx.config.session_ttl)
     g.sid = key
+    g.locale = session.locale  # the account's locale wins over the browser's
     return session
 
 
