@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck check-chromium clean
+.PHONY: run test lint typecheck check-chromium bench check-wrk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ typecheck: $(STAMP)
 
 test: $(STAMP) check-chromium lint typecheck
 	PUNCHOUT_SIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-disable
+
+# wrk drives the load benchmark (Debian's package).
+check-wrk:
+	@command -v wrk >/dev/null && exit 0; \
+	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else echo "The load benchmark needs wrk: run 'sudo apt-get install wrk'"; exit 1; fi
+
+bench: $(STAMP) check-wrk
+	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-columns=mean,median,ops,rounds
+	$(BIN)/python -m bench.load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

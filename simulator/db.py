@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,9 @@ CREATE TABLE IF NOT EXISTS accounts (
     payment_method TEXT,
     buyer_endpoint TEXT,
     oci TEXT,
+    business_registered_at TEXT,  -- console: Amazon's set-up steps
+    business_verified_at TEXT,  -- console
+    punchout INTEGER NOT NULL DEFAULT 1,  -- console: one way, never back to 0 once added
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -119,9 +124,43 @@ CREATE TABLE IF NOT EXISTS meta (
 RUNTIME_TABLES = ("cart_items", "quotes", "sessions", "journal", "users", "accounts")
 
 
-def connect(path: Path) -> sqlite3.Connection:
+class _Kept(sqlite3.Connection):
+    """A connection kept open for the thread that opened it: ``close()`` only ends a transaction."""
+
+    def close(self) -> None:
+        if self.in_transaction:
+            self.execute("ROLLBACK")
+
+    def really_close(self) -> None:
+        super().close()
+
+
+_local = threading.local()
+KEPT_PER_THREAD = 8  # data dirs a thread keeps connections to (tests use many; a server one)
+
+
+def shared(path: Path) -> sqlite3.Connection:
+    """This thread's open connection to ``path``, made on first use.
+
+    Opening and closing a SQLite connection per request costs milliseconds (the last close of a
+    WAL database checkpoints it); a server process keeps one per thread instead.
+    """
+    kept: OrderedDict[str, _Kept] = _local.__dict__.setdefault("kept", OrderedDict())
+    key = str(Path(path).resolve())
+    conn = kept.get(key)
+    if conn is None:
+        conn = connect(path, factory=_Kept)  # type: ignore[assignment]
+        kept[key] = conn
+        while len(kept) > KEPT_PER_THREAD:
+            kept.popitem(last=False)[1].really_close()
+    else:
+        kept.move_to_end(key)
+    return conn
+
+
+def connect(path: Path, factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
     """A connection with the pragmas every part of the simulator relies on."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False, factory=factory)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -132,7 +171,15 @@ def connect(path: Path) -> sqlite3.Connection:
 
 # Columns added after a table was first released: added to older databases on start.
 ADDED_COLUMNS = {
-    "accounts": {"payment_method": "TEXT", "buyer_endpoint": "TEXT", "oci": "TEXT"},
+    "accounts": {
+        "payment_method": "TEXT",
+        "buyer_endpoint": "TEXT",
+        "oci": "TEXT",
+        # console: Amazon's set-up steps
+        "business_registered_at": "TEXT",
+        "business_verified_at": "TEXT",
+        "punchout": "INTEGER NOT NULL DEFAULT 1",
+    },
     "sessions": {"protocol": "TEXT NOT NULL DEFAULT 'cxml'", "oci": "TEXT"},
     "journal": {"scenario": "TEXT"},
     "outbox": {"fault": "TEXT"},

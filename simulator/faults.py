@@ -919,7 +919,7 @@ class FaultMiddleware:
 
     def _pick(self, endpoint: str) -> dict[str, Any] | None:
         try:
-            conn = db.connect(self.database_path)
+            conn = db.shared(self.database_path)
             try:
                 return pick(conn, endpoint, types=RESPONSE_TYPES)
             finally:
@@ -931,7 +931,7 @@ class FaultMiddleware:
     def _handed_over(self, raw: Any, notes: list[str]) -> tuple[dict[str, Any], str] | None:
         source = "the fault set while serving the request (a scenario rule's)"
         try:
-            conn = db.connect(self.database_path)
+            conn = db.shared(self.database_path)
             try:
                 spec = handed_over(conn, raw, target="response")
             finally:
@@ -950,7 +950,7 @@ class FaultMiddleware:
         http_status = None if answer.action == "reset" else int(answer.status.split(" ", 1)[0])
         cxml_status = None if broken else _cxml_status_of(sent)
         try:
-            conn = db.connect(self.database_path)
+            conn = db.shared(self.database_path)
             try:
                 with db.transaction(conn):
                     found = None

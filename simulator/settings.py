@@ -75,13 +75,17 @@ def defaults() -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """``patch`` merged into ``base``: nested objects key by key, everything else replaced."""
-    merged = copy.deepcopy(base)
+    """``patch`` merged into ``base``: nested objects key by key, everything else replaced.
+
+    New dicts are made at every level that changes; values themselves are shared, not copied
+    (settings are read far more often than written, and nothing mutates them in place).
+    """
+    merged = dict(base)
     for key, value in patch.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merge(merged[key], value)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = value
     return merged
 
 

@@ -30,7 +30,7 @@ XML_MIMETYPE = "text/xml"
 
 def connection() -> sqlite3.Connection:
     if "db" not in g:
-        g.db = db.connect(current_app.config["SIMULATOR"].database_path)
+        g.db = db.shared(current_app.config["SIMULATOR"].database_path)
     conn: sqlite3.Connection = g.db
     return conn
 

@@ -329,5 +329,8 @@ def _schedule(
     if plan.rejected:
         scheduler.reject_order()
         return
-    fulfil = not test or account.setting("fulfil_test_orders")
+    # A test order is confirmed only, unless the account fulfils test orders; a scenario that makes
+    # the order a test order (outcome test: true) means an account in test status: confirmed only.
+    forced_test = bool(fired and fired.outcome.get("test") is True)
+    fulfil = not test or (account.setting("fulfil_test_orders") and not forced_test)
     scheduler.fulfil_order(ship=bool(fulfil), invoice=bool(fulfil) and account.setting("einvoicing"))
