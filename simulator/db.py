@@ -147,14 +147,15 @@ def shared(path: Path) -> sqlite3.Connection:
     """
     kept: OrderedDict[str, _Kept] = _local.__dict__.setdefault("kept", OrderedDict())
     key = str(Path(path).resolve())
-    conn = kept.get(key)
-    if conn is None:
-        conn = connect(path, factory=_Kept)  # type: ignore[assignment]
-        kept[key] = conn
-        while len(kept) > KEPT_PER_THREAD:
-            kept.popitem(last=False)[1].really_close()
-    else:
+    found = kept.get(key)
+    if found is not None:
         kept.move_to_end(key)
+        return found
+    conn = connect(path, factory=_Kept)
+    assert isinstance(conn, _Kept)
+    kept[key] = conn
+    while len(kept) > KEPT_PER_THREAD:
+        kept.popitem(last=False)[1].really_close()
     return conn
 
 

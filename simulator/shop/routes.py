@@ -25,7 +25,7 @@ PAGE_SIZE = 20
 
 
 @bp.before_request
-def _locale() -> None:
+def _choose_locale() -> None:
     g.locale = browser_locale()
 
 
