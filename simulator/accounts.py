@@ -7,6 +7,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from . import clock, profiles
@@ -22,7 +23,9 @@ DEMO_ACCOUNT = {
     "status": "test",
     "credentials": {"domain": "NetworkId", "identity": "DEMO-BUYER", "shared_secret": "demo-secret"},
     "oci": {"username": "demo", "password": "demo-secret"},
+    "settings": {"fulfil_test_orders": True},  # demo buyer: confirmation, ship notices and invoice for test orders
 }
+DEMO_BUYER_PATH = "/demo-buyer/cxml"  # demo buyer: the demo account's buyer endpoint, under the base URL
 STATUSES = ("test", "active")
 ROLES = ("administrator", "punchout_user", "technical_administrator", "requisitioner", "finance")
 
@@ -41,6 +44,14 @@ class Account:
     oci: dict[str, str] | None  # SAP OCI login: {"username", "password"}
     created_at: str
     updated_at: str
+    # console: Amazon's set-up steps (business registered and verified, punchout added)
+    business_registered_at: str | None = None
+    business_verified_at: str | None = None
+    punchout: bool = True
+
+    @property
+    def business_verified(self) -> bool:  # console
+        return _verified(self.business_verified_at)
 
     @property
     def credential(self) -> Credential:
@@ -67,6 +78,12 @@ class Account:
             "buyer_endpoint": self.buyer_endpoint,
             "oci": self.oci,
             "settings": self.settings,
+            "setup": {  # console: read-only, changed by the set-up steps
+                "business_registered_at": self.business_registered_at,
+                "business_verified_at": self.business_verified_at,
+                "business_verified": self.business_verified,
+                "punchout": self.punchout,
+            },
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -105,7 +122,14 @@ def _account(row: sqlite3.Row) -> Account:
         oci=json.loads(row["oci"]) if row["oci"] else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        business_registered_at=row["business_registered_at"],  # console
+        business_verified_at=row["business_verified_at"],  # console
+        punchout=bool(row["punchout"]),  # console
     )
+
+
+def _verified(verified_at: str | None) -> bool:  # console
+    return verified_at is not None and clock.parse(verified_at) <= clock.now()
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -207,7 +231,7 @@ def _apply(current: dict[str, Any], patch: Any) -> dict[str, Any]:
     """The account JSON after ``patch``, checked; nested objects merge key by key."""
     if not isinstance(patch, dict):
         raise AdminError(400, "invalid_account", "The body must be a JSON object.")
-    unknown = set(patch) - set(EDITABLE) - {"id", "created_at", "updated_at"}
+    unknown = set(patch) - set(EDITABLE) - {"id", "created_at", "updated_at", "setup"}  # console: setup
     if unknown:
         raise AdminError(
             400, "invalid_account", f"Unknown key(s) {', '.join(sorted(unknown))}; accounts take {', '.join(EDITABLE)}."
@@ -223,6 +247,13 @@ def _apply(current: dict[str, Any], patch: Any) -> dict[str, Any]:
     if current["status"] == "active" and status == "test":
         raise AdminError(
             409, "status_one_way", "An active account cannot go back to test status (test → active is one way)."
+        )
+    if current["status"] == "test" and status == "active" and not _verified(current["setup"]["business_verified_at"]):
+        raise AdminError(  # console: Amazon verifies the business (1–3 business days) before it goes live
+            409,
+            "business_not_verified",
+            "The account cannot go from test to active until Amazon has verified the business "
+            "(register the business first, then wait for its verification).",
         )
     result["status"] = status
     if "credentials" in patch:
@@ -283,8 +314,14 @@ def _write(conn: sqlite3.Connection, account_id: str, data: dict[str, Any], *, i
         ) from exc
 
 
-def create_account(conn: sqlite3.Connection, data: Any, *, account_id: str | None = None) -> Account:
-    """A new account from the JSON ``GET`` returns, without ``id``; omitted keys take their defaults."""
+def create_account(
+    conn: sqlite3.Connection, data: Any, *, account_id: str | None = None, set_up: bool = True
+) -> Account:
+    """A new account from the JSON ``GET`` returns, without ``id``; omitted keys take their defaults.
+
+    With ``set_up`` (the admin API) the business is registered and verified and punchout added at
+    once; without (the console) the account starts at the first of Amazon's set-up steps.
+    """
     if isinstance(data, dict) and "id" in data:
         raise AdminError(400, "invalid_account", "id is assigned by the simulator; leave it out.")
     if not isinstance(data, dict) or "credentials" not in data:
@@ -299,11 +336,39 @@ def create_account(conn: sqlite3.Connection, data: Any, *, account_id: str | Non
         "payment_method": None,
         "buyer_endpoint": None,
         "oci": None,
+        "setup": {"business_verified_at": clock.timestamp() if set_up else None},  # console
     }
     result = _apply(base, data)
     new_id = account_id or "acct_" + secrets.token_hex(8)
     _write(conn, new_id, result, insert=True)
+    now = clock.timestamp() if set_up else None  # console: the set-up steps done, or none yet
+    conn.execute(
+        "UPDATE accounts SET business_registered_at = ?, business_verified_at = ?, punchout = ? WHERE id = ?",
+        (now, now, int(set_up), new_id),
+    )
     return get_account(conn, new_id)
+
+
+def register_business(conn: sqlite3.Connection, account_id: str, delay_hours: float = 0) -> Account:  # console
+    """Register the account's business; Amazon verifies it ``delay_hours`` later (simulator time)."""
+    if isinstance(delay_hours, bool) or not isinstance(delay_hours, int | float) or not 0 <= delay_hours <= 24 * 30:
+        raise AdminError(400, "invalid_delay", "The verification delay must be 0 to 720 hours.")
+    account = get_account(conn, account_id)
+    if account.business_registered_at is not None:
+        raise AdminError(409, "business_registered", f"The business of {account.name!r} is registered already.")
+    now = clock.now()
+    conn.execute(
+        "UPDATE accounts SET business_registered_at = ?, business_verified_at = ?, updated_at = ? WHERE id = ?",
+        (clock.timestamp(now), clock.timestamp(now + timedelta(hours=delay_hours)), clock.timestamp(now), account_id),
+    )
+    return get_account(conn, account_id)
+
+
+def add_punchout(conn: sqlite3.Connection, account_id: str) -> Account:  # console
+    """Make the account a punchout account: one way, there is no going back to non-punchout."""
+    get_account(conn, account_id)
+    conn.execute("UPDATE accounts SET punchout = 1, updated_at = ? WHERE id = ?", (clock.timestamp(), account_id))
+    return get_account(conn, account_id)
 
 
 def patch_account(conn: sqlite3.Connection, account_id: str, patch: Any) -> Account:
@@ -315,11 +380,15 @@ def patch_account(conn: sqlite3.Connection, account_id: str, patch: Any) -> Acco
     return get_account(conn, account_id)
 
 
-def ensure_demo_account(conn: sqlite3.Connection) -> Account:
+def ensure_demo_account(conn: sqlite3.Connection, *, base_url: str | None = None) -> Account:
+    """The demo account, created when missing; with ``base_url`` its buyer endpoint is the demo buyer's."""
     row = conn.execute("SELECT * FROM accounts WHERE id = ?", (DEMO_ACCOUNT_ID,)).fetchone()
     if row is not None:
         return _account(row)
-    return create_account(conn, DEMO_ACCOUNT, account_id=DEMO_ACCOUNT_ID)
+    data = dict(DEMO_ACCOUNT)
+    if base_url:  # demo buyer
+        data["buyer_endpoint"] = {"url": base_url.rstrip("/") + DEMO_BUYER_PATH}
+    return create_account(conn, data, account_id=DEMO_ACCOUNT_ID)
 
 
 def authenticate(conn: sqlite3.Connection, header: Header) -> tuple[Account, list[str]]:

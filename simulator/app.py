@@ -32,7 +32,7 @@ def prepare_data_dir(config: Config, *, progress: ProgressCallback | None = None
         if build_catalog(conn, size=config.catalog_size, seed=config.seed, progress=progress, batch_size=batch):
             log.info("catalogue built: %s products, seed %s", config.catalog_size, config.seed)
         with db.transaction(conn):
-            ensure_demo_account(conn)
+            ensure_demo_account(conn, base_url=config.base_url)  # demo buyer: the buyer endpoint
             load_scenarios(conn, config)
     finally:
         conn.close()
@@ -69,6 +69,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     from .admin.routes import bp as admin_bp
     from .admin.scenarios import bp as admin_scenarios_bp
     from .console import bp as console_bp
+    from .demo_buyer import bp as demo_buyer_bp  # demo buyer
     from .oagis.routes import bp as oagis_bp  # OAGIS purchase orders (a simulator extension)
     from .oci.routes import bp as oci_bp  # OCI
     from .orders.routes import bp as orders_bp
@@ -79,6 +80,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(punchout_bp)
     app.register_blueprint(shop_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(demo_buyer_bp)  # demo buyer: /demo-buyer
     app.register_blueprint(admin_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(admin_orders_bp)

@@ -184,6 +184,7 @@ ADDED_COLUMNS = {
     "sessions": {"protocol": "TEXT NOT NULL DEFAULT 'cxml'", "oci": "TEXT"},
     "journal": {"scenario": "TEXT"},
     "outbox": {"fault": "TEXT"},
+    "scenarios": {"activation": "INTEGER NOT NULL DEFAULT 0"},
 }
 
 

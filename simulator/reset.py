@@ -9,12 +9,13 @@ from . import clock, faults
 from .accounts import ensure_demo_account
 from .config import Config
 from .db import transaction
+from .demo_buyer import store as demo_buyer  # demo buyer
 from .orders import store as orders
 from .scenarios import store as scenarios
 
 PARTS = {
     "journal": ("journal",),
-    "orders": ("delivery_attempts", "outbox", "emails", *orders.TABLES),
+    "orders": (*demo_buyer.TABLES, "delivery_attempts", "outbox", "emails", *orders.TABLES),  # demo buyer tables
     "sessions": ("cart_items", "quotes", "sessions"),
     "scenarios": (),
     "faults": (),
@@ -46,7 +47,7 @@ def reset(conn: sqlite3.Connection, config: Config, parts: Iterable[str] | None 
             for table in ACCOUNT_TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
             conn.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({', '.join('?' for _ in SEQUENCES)})", SEQUENCES)  # noqa: S608
-            ensure_demo_account(conn)
+            ensure_demo_account(conn, base_url=config.base_url)  # demo buyer: the buyer endpoint
     if parts is None:
         clock.reset(conn)
     return chosen

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 from . import db, faults, outbox
+from .demo_buyer import store as demo_buyer  # demo buyer
 from .orders import emails, store
 from .scenarios import store as scenarios
 
-SCHEMAS = (db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA, scenarios.SCHEMA, faults.SCHEMA)
+SCHEMAS = (
+    *(db.SCHEMA, outbox.SCHEMA, store.SCHEMA, emails.SCHEMA, scenarios.SCHEMA, faults.SCHEMA),
+    demo_buyer.SCHEMA,  # demo buyer
+)
 
 # children before parents, so foreign keys never stand in the way
 RUNTIME_TABLES = ("delivery_attempts", "outbox", "emails", *faults.TABLES, *store.TABLES, *db.RUNTIME_TABLES)

@@ -38,7 +38,7 @@ def test_demo_account_exists_with_default_settings(client: FlaskClient) -> None:
         "http_status": "200",
         "timeline": "realistic",
         "einvoicing": True,
-        "fulfil_test_orders": False,
+        "fulfil_test_orders": True,  # demo buyer: the demo account fulfils its test orders
         "sync_status": 200,
         "reject_synchronously": False,
         "allow_order_changes": False,
@@ -55,7 +55,14 @@ def test_demo_account_exists_with_default_settings(client: FlaskClient) -> None:
         "oci_version": "4.0",
         "checks": [],
     }
-    assert demo["payment_method"] is None and demo["buyer_endpoint"] is None
+    assert demo["payment_method"] is None
+    # demo buyer: the demo account's documents go to the demo buyer (the template data dir's base URL)
+    assert demo["buyer_endpoint"] == {
+        "url": "http://127.0.0.1:8080/demo-buyer/cxml",
+        "domain": "NetworkId",
+        "identity": "DEMO-BUYER",
+        "shared_secret": "demo-secret",
+    }
     assert demo["oci"] == {"username": "demo", "password": "demo-secret"}
 
 

@@ -403,6 +403,13 @@ def test_scenarios_list_against_the_documented_shape(capsys: pytest.CaptureFixtu
 
 
 def test_buyer_roundtrip(live_server: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:
+    # demo buyer: the demo account fulfils test orders by default now; this test expects the confirmation only
+    patched = requests.patch(
+        f"{live_server.url}/__admin/accounts/demo",
+        json={"settings": {"fulfil_test_orders": False}, "buyer_endpoint": None},
+        timeout=10,
+    )
+    assert patched.status_code == 200
     code, out, err = run(
         capsys,
         "buyer",

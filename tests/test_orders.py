@@ -146,7 +146,11 @@ def test_test_account_gets_a_confirmation_only_marked_test(
 ) -> None:
     client.patch(
         "/__admin/accounts/demo",
-        json={"buyer_endpoint": {"url": receiver.url}, "settings": {"timeline": "instant"}},
+        # demo buyer: the demo account fulfils test orders by default now; this test starts without
+        json={
+            "buyer_endpoint": {"url": receiver.url},
+            "settings": {"timeline": "instant", "fulfil_test_orders": False},
+        },
     )
     assert place(client, order_id="PO-TEST")[0] == 200
     docs = delivered(client, receiver, dtds)

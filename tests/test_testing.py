@@ -113,6 +113,8 @@ def test_punchout_refused(fresh: Simulator) -> None:
 def test_wait_for_document(fresh: Simulator) -> None:
     with Receiver() as inbox:
         fresh.set_buyer_endpoint(inbox.documents_url)
+        # demo buyer: the demo account fulfils test orders by default now; here the confirmation only
+        fresh.admin("PATCH", "/accounts/demo", {"settings": {"fulfil_test_orders": False}})
         assert fresh.order([{"asin": "B0TESTSLOW", "price": "27.49"}], order_id="PO-W-1").ok
         item = fresh.wait_for_document("ConfirmationRequest", order_id="PO-W-1", timeout=10)
         assert item["status"] == "delivered" and item["doc_type"] == "ConfirmationRequest"
@@ -123,6 +125,8 @@ def test_wait_for_document(fresh: Simulator) -> None:
 
 
 def test_wait_for_document_times_out_saying_what_it_saw(fresh: Simulator) -> None:
+    fresh.set_buyer_endpoint(None)  # demo buyer: the demo account has a buyer endpoint by default now
+    fresh.admin("PATCH", "/accounts/demo", {"settings": {"fulfil_test_orders": False}})  # and fulfils test orders
     assert fresh.order([{"asin": "B0TESTSLOW", "price": "27.49"}], order_id="PO-HELD").ok
     with pytest.raises(TimeoutError) as error:
         fresh.wait_for_document("ConfirmationRequest", order_id="PO-HELD", timeout=0.3)

@@ -33,6 +33,12 @@ def start_page_url(ctx: Context, token: str) -> str:
 
 def punchout_setup(ctx: Context, exchange: Exchange, received: Received, *, test_endpoint: bool) -> Answer:
     account = received.account
+    if not account.punchout:
+        raise Forbidden(
+            f"Punchout is not set up for the account {account.name!r}: an administrator adds it in the console "
+            "(Accounts › the account › Add punchout) before the first punchout.",
+            account_id=account.id,
+        )
     request = read_punchout_setup_request(received.document.root)
     exchange.advisories.extend(request.advisories)
     if request.operation not in ("create", "edit", "inspect"):

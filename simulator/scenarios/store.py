@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS scenarios (
     state TEXT NOT NULL DEFAULT 'Started',
     fired TEXT NOT NULL DEFAULT '{}',
     activated_at TEXT,
+    activation INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL
 );
 """
@@ -44,6 +45,7 @@ class Scenario:
     state: str
     fired: dict[str, int]
     activated_at: str | None
+    activation: int = 0  # increases with every activation: the latest activated goes first
 
     @property
     def priority(self) -> int:
@@ -82,6 +84,7 @@ def _scenario(row: sqlite3.Row) -> Scenario:
         state=row["state"],
         fired=json.loads(row["fired"]),
         activated_at=row["activated_at"],
+        activation=row["activation"],
     )
 
 
@@ -136,17 +139,14 @@ def active(conn: sqlite3.Connection) -> list[Scenario]:
     """Active scenarios in precedence order: priority (higher first), then the latest activated first."""
     rows = conn.execute("SELECT * FROM scenarios WHERE active = 1")
     found = [_scenario(r) for r in rows]
-    return sorted(found, key=lambda s: (-s.priority, _desc(s.activated_at or ""), s.name))
-
-
-def _desc(text: str) -> str:
-    return "".join(chr(0x10FFFF - ord(c)) for c in text)
+    return sorted(found, key=lambda s: (-s.priority, -s.activation, s.name))
 
 
 def activate(conn: sqlite3.Connection, name: str, account_id: str | None = None) -> Scenario:
     get(conn, name)
     conn.execute(
-        "UPDATE scenarios SET active = 1, account_id = ?, activated_at = ?, updated_at = ? WHERE name = ?",
+        "UPDATE scenarios SET active = 1, account_id = ?, activated_at = ?, updated_at = ?,"
+        " activation = (SELECT coalesce(max(activation), 0) + 1 FROM scenarios) WHERE name = ?",
         (account_id, clock.timestamp(), clock.timestamp(), name),
     )
     return get(conn, name)

@@ -23,6 +23,8 @@ def buyer_inbox(punchout_sim_reset: Simulator) -> Iterator[Receiver]:
 
 def test_confirmation_follows_the_order(punchout_sim_reset: Simulator, buyer_inbox: Receiver) -> None:
     sim = punchout_sim_reset
+    # The demo account fulfils its test orders (`fulfil_test_orders`, on by default); turned off here.
+    sim.admin("PATCH", "/accounts/demo", {"settings": {"fulfil_test_orders": False}})
     price = sim.admin("GET", "/catalog/products/B0TESTSLOW")["business_price"]
     assert sim.order([{"asin": "B0TESTSLOW", "quantity": 1, "price": price}], order_id="PO-EXAMPLE-2").ok
 
