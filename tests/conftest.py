@@ -32,6 +32,19 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_CATALOG_SIZE = 300
 
 
+CHROMIUM = Path(os.environ.get("PUNCHOUT_SIM_CHROMIUM", "/usr/bin/chromium"))
+# Debian's Chromium, as root, on a machine without network beyond the package registries
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 def require(condition: bool, message: str) -> None:
     """Skip when a prerequisite is missing, or fail under CI=true."""
     if condition:
@@ -201,3 +214,32 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Real Chromium (Debian's package) through Playwright, one for the whole run."""
+    require(
+        CHROMIUM.exists(),
+        f"Chromium is not at {CHROMIUM}: install Debian's package ('apt-get install chromium') or set "
+        "PUNCHOUT_SIM_CHROMIUM to a Chromium binary",
+    )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        require(False, "Playwright is not installed: pip install -e '.[test]'")
+        raise
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page for one test."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,41 +17,14 @@ import requests
 
 from simulator.oci.fields import LENGTHS
 
-from .conftest import LiveServer, Receiver, require
-from .test_browser_round_trip import CHROMIUM, CHROMIUM_ARGS, add_first_result
+from .conftest import LiveServer, Receiver
+from .test_browser_round_trip import add_first_result
 from .test_oci import FIELDS, expected_item, unit_price
 
 pytestmark = pytest.mark.browser
 
 LOGIN = {"USERNAME": "demo", "PASSWORD": "demo-secret", "~OkCode": "ADDI", "~target": "_top", "~caller": "CTLGS"}
 QUOTE_ID = re.compile(r"\d{3}-\d{7}-\d{7},\d+")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require(
-        CHROMIUM.exists(),
-        f"Chromium is not at {CHROMIUM}: install Debian's package ('apt-get install chromium') or set "
-        "PUNCHOUT_SIM_CHROMIUM to a Chromium binary",
-    )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the test extra installs it
-        require(False, "Playwright is not installed: pip install -e '.[test]'")
-        raise
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def oci_url(server: LiveServer, receiver: Receiver, **extra: str) -> str:

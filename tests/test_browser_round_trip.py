@@ -7,9 +7,6 @@ official DTDs. Edit restores the cart, inspect shows it read-only, cancel return
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,48 +15,10 @@ from lxml import etree
 from simulator.cxml.parse import parse_document
 from simulator.cxml.validate import DtdRegistry
 
-from .conftest import LiveServer, Receiver, require
+from .conftest import LiveServer, Receiver
 from .helpers import assert_valid, setup_request, start_url
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path(os.environ.get("PUNCHOUT_SIM_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require(
-        CHROMIUM.exists(),
-        f"Chromium is not at {CHROMIUM}: install Debian's package ('apt-get install chromium') or set "
-        "PUNCHOUT_SIM_CHROMIUM to a Chromium binary",
-    )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the test extra installs it
-        require(False, "Playwright is not installed: pip install -e '.[test]'")
-        raise
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def punch_out(server: LiveServer, receiver: Receiver, **kwargs: object) -> str:

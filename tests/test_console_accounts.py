@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from .conftest import LiveServer
-from .test_browser_round_trip import browser  # noqa: F401  (the fixture: real Chromium)
 
 try:
     from .a11y import assert_accessible, watch_errors
@@ -36,7 +35,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
 @pytest.fixture
-def tab(browser: Any) -> Iterator[Any]:  # noqa: F811
+def tab(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(15_000)

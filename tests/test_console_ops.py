@@ -17,7 +17,6 @@ from simulator.charts import bar_chart
 
 from .conftest import LiveServer, Receiver
 from .helpers import order_request, setup_request
-from .test_browser_round_trip import browser, page  # noqa: F401 - fixtures
 
 try:
     from .a11y import assert_accessible, watch_errors
@@ -136,7 +135,7 @@ def _check(view: Any, errors: list[str], name: str | None = None) -> None:
 
 
 @pytest.mark.browser
-def test_live_journal_in_the_browser(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_live_journal_in_the_browser(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     errors = watch_errors(page)
     _post(live_server, "/punchout", setup_request(buyer_cookie="first"))
     page.goto(f"{live_server.url}/console/journal")
@@ -166,7 +165,7 @@ def test_live_journal_in_the_browser(page, live_server: LiveServer) -> None:  # 
 
 
 @pytest.mark.browser
-def test_order_timeline_in_the_browser(page, live_server: LiveServer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_order_timeline_in_the_browser(page, live_server: LiveServer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     errors = watch_errors(page)
     patched = requests.patch(
         f"{live_server.url}/__admin/accounts/demo",
@@ -209,7 +208,7 @@ def test_order_timeline_in_the_browser(page, live_server: LiveServer, receiver: 
 
 
 @pytest.mark.browser
-def test_dashboard_in_the_browser(page, live_server: LiveServer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_dashboard_in_the_browser(page, live_server: LiveServer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     errors = watch_errors(page)
     requests.patch(
         f"{live_server.url}/__admin/accounts/demo", json={"buyer_endpoint": {"url": receiver.url}}, timeout=10

@@ -6,7 +6,6 @@ against the live server, its outbox dispatcher delivering to the demo buyer's in
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from flask.testing import FlaskClient
 
 from simulator.cxml.parse import parse_document
 
-from .conftest import LiveServer, Receiver, require
+from .conftest import LiveServer, Receiver
 from .helpers import setup_request, status_of
 
 try:  # the lead's accessibility checks; not everywhere yet
@@ -186,35 +185,6 @@ def test_empty_cart_makes_no_requisition(client: FlaskClient) -> None:
 
 
 # --- the whole demo in real Chromium ---------------------------------------------------------------
-
-CHROMIUM = Path(os.environ.get("PUNCHOUT_SIM_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require(
-        CHROMIUM.exists(),
-        f"Chromium is not at {CHROMIUM}: install Debian's package ('apt-get install chromium') or set "
-        "PUNCHOUT_SIM_CHROMIUM to a Chromium binary",
-    )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the test extra installs it
-        require(False, "Playwright is not installed: pip install -e '.[test]'")
-        raise
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ import requests
 from .a11y import assert_accessible, watch_errors
 from .conftest import LiveServer, Receiver
 from .helpers import setup_request, start_url
-from .test_browser_round_trip import browser, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
-def test_shop_pages_are_accessible(page, live_server: LiveServer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_shop_pages_are_accessible(page, live_server: LiveServer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     errors = watch_errors(page)
     body = requests.post(f"{live_server.url}/punchout", data=setup_request(return_url=receiver.url), timeout=10).content
     page.goto(start_url(body))
