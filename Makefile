@@ -35,8 +35,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) check-chromium lint typecheck
-	PUNCHOUT_SIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-disable
+	PUNCHOUT_SIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 # wrk drives the load benchmark (Debian's package).
 check-wrk:
