@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import clock
-from .db import select_page
+from .db import select_page, transaction
 from .errors import AdminError, NotFound
 
 MASK = "****"
@@ -72,9 +72,13 @@ def record(conn: sqlite3.Connection, entry: Entry, *, in_reply_to: int | None = 
 
 
 def record_exchange(conn: sqlite3.Connection, request: Entry, response: Entry) -> tuple[int, int]:
-    """A request and the synchronous answer to it, linked by ``in_reply_to``."""
-    first = record(conn, request)
-    return first, record(conn, response, in_reply_to=first)
+    """A request and the synchronous answer to it, linked by ``in_reply_to``, in one transaction."""
+    if conn.in_transaction:
+        first = record(conn, request)
+        return first, record(conn, response, in_reply_to=first)
+    with transaction(conn):
+        first = record(conn, request)
+        return first, record(conn, response, in_reply_to=first)
 
 
 _COLUMNS = (
