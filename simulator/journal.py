@@ -17,9 +17,19 @@ MASK = "****"
 _SHARED_SECRET = re.compile(r"(<SharedSecret\b[^>]*>)(.*?)(</SharedSecret\s*>)", re.IGNORECASE | re.DOTALL)
 
 
+_PCARD_NUMBER = re.compile(r"""(<PCard\b[^>]*?\bnumber\s*=\s*)(["'])([^"']*)\2""", re.IGNORECASE)
+
+
+def _last_four(match: re.Match[str]) -> str:
+    number = match.group(3)
+    return f"{match.group(1)}{match.group(2)}{'*' * max(len(number) - 4, 0)}{number[-4:]}{match.group(2)}"
+
+
 def mask_secrets(body: str) -> str:
-    """Replace every SharedSecret's content with ``****``."""
-    return _SHARED_SECRET.sub(lambda m: m.group(1) + MASK + m.group(3), body)
+    """Replace every SharedSecret's content with ``****`` and all but the last four digits of a
+    PCard number with ``*``."""
+    body = _SHARED_SECRET.sub(lambda m: m.group(1) + MASK + m.group(3), body)
+    return _PCARD_NUMBER.sub(_last_four, body)
 
 
 def decode(body: bytes) -> str:

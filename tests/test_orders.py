@@ -558,3 +558,16 @@ def test_running_server_delivers_on_the_clock(live_server, receiver: Receiver, d
     for post in receiver.posts:
         if post["body"].startswith(b"<?xml"):
             assert_valid(post["body"], dtds)
+
+
+def test_pcard_numbers_are_masked_in_the_journal(client: FlaskClient, buyer: Receiver) -> None:
+    body = order_request(order_id="PO-CARD").replace(
+        b"</BillTo>",
+        b'</BillTo><Payment><PCard number="4111111111111111" expiration="2030-12-31"/></Payment>',
+    )
+    assert status_of(client.post("/orders", data=body).data)[0] == 200
+    entry = client.get("/__admin/journal?type=OrderRequest&direction=in").get_json()["items"][0]
+    raw = client.get(f"/__admin/journal/{entry['id']}").get_json()["body"]
+    assert 'number="************1111"' in raw and "4111111111111111" not in raw
+    order = client.get("/__admin/orders?order_id=PO-CARD").get_json()["items"][0]
+    assert order["payment"]["number"] == "************1111"
