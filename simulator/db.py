@@ -121,8 +121,6 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
-RUNTIME_TABLES = ("cart_items", "quotes", "sessions", "journal", "users", "accounts")
-
 
 class _Kept(sqlite3.Connection):
     """A connection kept open for the thread that opened it: ``close()`` only ends a transaction."""

@@ -1,4 +1,4 @@
-"""Every table of the simulator, created in one place; the tables reset empties."""
+"""Every table of the simulator, created in one place (reset.py says which parts reset empties)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ SCHEMAS = (
     demo_buyer.SCHEMA,  # demo buyer
 )
 
-# children before parents, so foreign keys never stand in the way
-RUNTIME_TABLES = ("delivery_attempts", "outbox", "emails", *faults.TABLES, *store.TABLES, *db.RUNTIME_TABLES)
-
 
 def initialise(conn: sqlite3.Connection) -> None:
+    """Create every table; db.SCHEMA last, since db.initialise also adds columns to older databases."""
     for schema in SCHEMAS[1:]:
         conn.executescript(schema)
     db.initialise(conn)
