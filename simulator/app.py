@@ -7,7 +7,7 @@ import sqlite3
 
 from flask import Flask
 
-from . import db, outbox, storage
+from . import db, journal, outbox, storage
 from .accounts import ensure_demo_account
 from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog
 from .config import Config, default_dtd_dir
@@ -92,7 +92,8 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     register_error_handlers(app)
     app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:
-        dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval)
+        retention = journal.Retention(config.journal_max_rows, config.journal_max_days)
+        dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval, retention=retention)
         dispatcher.start()
         app.extensions["outbox_dispatcher"] = dispatcher
     return app

@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         help="allow a --host beyond loopback without --admin-token (a network that is yours alone)",
     )
     serve.add_argument(
+        "--journal-max-rows", type=int, help="keep at most this many journal entries, pruning the oldest (0: no limit)"
+    )
+    serve.add_argument(
+        "--journal-max-days", type=float, help="drop journal entries older than this many days (0: no limit)"
+    )
+    serve.add_argument(
         "--scenario",
         dest="scenarios",
         action="append",
@@ -268,6 +274,8 @@ def config_from(args: argparse.Namespace, environ: dict[str, str] | None = None)
         "dev",
         "admin_token",
         "insecure_admin",
+        "journal_max_rows",
+        "journal_max_days",
     ):
         value = getattr(args, name, None)
         if value is not None:
@@ -762,6 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from(args)
         try:
             config.check_exposure()
+            config.check_retention()
         except ValueError as exc:
             print(f"punchout-sim: {exc}", file=sys.stderr)
             return 2

@@ -43,6 +43,8 @@ class Config:
     scenarios: tuple[str, ...] = ()  # scenarios of the library active from the start (--scenario)
     admin_token: str | None = None  # when set, /__admin needs "Authorization: Bearer <token>"
     insecure_admin: bool = False  # allow listening beyond loopback without an admin token
+    journal_max_rows: int = 0  # keep at most this many journal entries (0: no limit)
+    journal_max_days: float = 0  # drop journal entries older than this many days (0: no limit)
     supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
 
     @property
@@ -69,6 +71,14 @@ class Config:
                 "(PUNCHOUT_SIM_ADMIN_TOKEN), or --insecure-admin if the network is yours alone."
             )
 
+    def check_retention(self) -> None:
+        """Refuse a negative journal retention (0 means no limit)."""
+        if self.journal_max_rows < 0 or self.journal_max_days < 0:
+            raise ValueError(
+                "--journal-max-rows and --journal-max-days (PUNCHOUT_SIM_JOURNAL_MAX_ROWS, _DAYS) must be 0 "
+                "(no limit) or more."
+            )
+
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -81,6 +91,8 @@ _CONVERTERS: dict[str, Any] = {
     "session_ttl": int,
     "max_body_bytes": int,
     "outbox_interval": float,
+    "journal_max_rows": int,
+    "journal_max_days": float,
     "data_dir": Path,
     "dtd_dir": Path,
     "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),

@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import clock
@@ -192,3 +192,134 @@ def get(conn: sqlite3.Connection, entry_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound("journal entry", str(entry_id))
     return _summary(row)
+
+
+# --- retention ------------------------------------------------------------------------------------
+# A long run journals every request; --journal-max-rows / --journal-max-days bound the table so that
+# it cannot fill the disk. Each server process prunes from its outbox dispatcher thread, a bounded
+# batch per short transaction, so neither requests nor deliveries wait long for the write lock.
+
+PRUNE_BATCH = 500  # rows deleted per transaction
+PRUNE_BATCH_MAX = 900  # bound parameters stay below SQLite's historical limit of 999
+PRUNE_EVERY_SECONDS = 10.0  # how often a dispatcher prunes (wall time)
+ANSWER_WINDOW = 10_000  # answers are looked for this many ids past their request
+_PRUNED_KEY = "journal_pruned"  # meta: rows pruned since the database was made
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much of the journal to keep: the newest ``max_rows`` entries and those younger than
+    ``max_days`` days on the simulator's clock; 0 means no limit of that kind."""
+
+    max_rows: int = 0
+    max_days: float = 0
+
+    @property
+    def active(self) -> bool:
+        return self.max_rows > 0 or self.max_days > 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.max_rows > 0:
+            parts.append(f"at most the newest {self.max_rows} entries")
+        if self.max_days > 0:
+            parts.append(f"none older than {self.max_days:g} days")
+        return "Keeps " + ", ".join(parts) + "." if parts else "Keeps every entry (no retention limit set)."
+
+
+_PROTECTED = (
+    # The journal entries of delivery attempts of documents not delivered yet: the console and the
+    # admin API show them with the attempts while the document is still being worked on.
+    "SELECT a.journal_id FROM delivery_attempts a JOIN outbox o ON o.id = a.outbox_id"
+    " WHERE o.status IN ('held', 'pending', 'sending') AND a.journal_id IS NOT NULL"
+)
+
+
+def prune(conn: sqlite3.Connection, retention: Retention, *, batch: int = PRUNE_BATCH) -> int:
+    """Delete up to ``batch`` of the oldest entries beyond ``retention``; returns how many went.
+
+    Never deletes an entry of a document still waiting in the outbox (nor the answer to one),
+    and deletes an answer with its request, so that no ``in_reply_to`` is left pointing nowhere.
+    One short ``BEGIN IMMEDIATE`` transaction; call it again while it returns ``batch``.
+    """
+    if not retention.active or batch <= 0:
+        return 0
+    batch = min(batch, PRUNE_BATCH_MAX)
+    conditions: list[str] = []
+    params: list[Any] = []
+    with transaction(conn):
+        if retention.max_rows > 0:
+            newest = conn.execute("SELECT max(id) FROM journal").fetchone()[0]
+            if newest is not None and newest > retention.max_rows:
+                conditions.append("id <= ?")
+                params.append(newest - retention.max_rows)
+        if retention.max_days > 0:
+            conditions.append("created_at < ?")
+            params.append(clock.timestamp(clock.now() - timedelta(days=retention.max_days)))
+        if not conditions:
+            return 0
+        protected = (
+            f"SELECT journal_id FROM ({_PROTECTED})"  # noqa: S608
+            f" UNION SELECT j.id FROM journal j WHERE j.in_reply_to IN ({_PROTECTED})"
+        )
+        ids = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT id FROM journal WHERE ({' OR '.join(conditions)}) AND id NOT IN ({protected})"  # noqa: S608
+                " ORDER BY id LIMIT ?",
+                [*params, batch],
+            )
+        ]
+        if not ids:
+            return 0
+        # An answer is written with its request or right after it: look for answers just beyond.
+        marks = ",".join("?" * len(ids))
+        answers = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT id FROM journal WHERE id > ? AND id <= ? AND in_reply_to IN ({marks})",  # noqa: S608
+                [ids[0], ids[-1] + ANSWER_WINDOW, *ids],
+            )
+        ]
+        doomed = sorted(set(ids) | set(answers))
+        deleted = 0
+        for start in range(0, len(doomed), PRUNE_BATCH_MAX):
+            chunk = doomed[start : start + PRUNE_BATCH_MAX]
+            deleted += conn.execute(
+                f"DELETE FROM journal WHERE id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk,
+            ).rowcount
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value",
+            (_PRUNED_KEY, deleted),
+        )
+        return int(deleted)
+
+
+def prune_all(conn: sqlite3.Connection, retention: Retention, *, batch: int = PRUNE_BATCH, rounds: int = 20) -> int:
+    """:func:`prune` until nothing is left beyond the retention or ``rounds`` batches are done."""
+    total = 0
+    for _ in range(rounds):
+        done = prune(conn, retention, batch=batch)
+        total += done
+        if done < batch:
+            break
+    return total
+
+
+def retention_status(conn: sqlite3.Connection, retention: Retention) -> dict[str, Any]:
+    """The setting and the journal's size, for the admin API."""
+    row = conn.execute("SELECT count(*), min(created_at) FROM journal").fetchone()
+    pruned = conn.execute("SELECT value FROM meta WHERE key = ?", (_PRUNED_KEY,)).fetchone()
+    return {
+        "max_rows": retention.max_rows,
+        "max_days": retention.max_days,
+        "active": retention.active,
+        "description": retention.describe(),
+        "entries": int(row[0]),
+        "oldest_at": row[1],
+        "pruned_total": int(pruned[0]) if pruned else 0,
+        "batch": PRUNE_BATCH,
+        "every_seconds": PRUNE_EVERY_SECONDS,
+    }

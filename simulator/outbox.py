@@ -750,10 +750,19 @@ def _record(conn: sqlite3.Connection, claim: _Claim, worker_id: str, outcome: _O
 class Dispatcher:
     """A daemon thread that delivers due rows; one per server process."""
 
-    def __init__(self, database_path: Path, *, interval: float = 0.5, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        database_path: Path,
+        *,
+        interval: float = 0.5,
+        worker_id: str | None = None,
+        retention: journal.Retention | None = None,
+    ) -> None:
         self.database_path = Path(database_path)
         self.interval = interval
         self.worker_id = worker_id
+        self.retention = retention or journal.Retention()  # retention: pruned between deliveries
+        self._next_prune = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
@@ -791,6 +800,7 @@ class Dispatcher:
                         clock.sync(conn)
                         # one attempt per pass, so that stop() waits for one attempt at most
                         busy = deliver_due(conn, worker_id=worker_id, limit=1, http=http) > 0
+                        busy = self._prune(conn) or busy  # retention
                         self._last_error = None
                     except Exception as exc:
                         self._report(exc)
@@ -802,6 +812,14 @@ class Dispatcher:
             finally:
                 if conn is not None:
                     conn.close()
+
+    def _prune(self, conn: sqlite3.Connection) -> bool:
+        """Retention: one bounded batch of the journal every PRUNE_EVERY_SECONDS; True while behind."""
+        if not self.retention.active or time.monotonic() < self._next_prune:
+            return False
+        behind = journal.prune(conn, self.retention) >= journal.PRUNE_BATCH
+        self._next_prune = 0.0 if behind else time.monotonic() + journal.PRUNE_EVERY_SECONDS
+        return behind
 
     def _report(self, exc: Exception) -> None:
         """Log an error with its traceback once, not again on every pass while it lasts."""

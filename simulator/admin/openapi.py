@@ -189,6 +189,9 @@ def paths() -> dict[str, dict[str, Any]]:
         "/__admin/journal/count": {
             "post": _op("How many entries meet the criteria", "journal", body=OBJECT, errors=(400,))
         },
+        "/__admin/journal/retention": {
+            "get": _op("The journal's retention setting (--journal-max-rows, --journal-max-days) and size", "journal")
+        },
         "/__admin/journal/unmatched": {
             "get": _op("Requests no scenario rule matched, with the nearest rules", "journal", params=PAGE, result=LIST)
         },

@@ -209,6 +209,14 @@ def journal_count() -> Response:
     return jsonify({"count": total})
 
 
+@bp.get("/journal/retention")
+def journal_retention() -> Response:
+    """The retention setting (--journal-max-rows, --journal-max-days) and the journal's size."""
+    ctx = context()
+    retention = journal.Retention(ctx.config.journal_max_rows, ctx.config.journal_max_days)
+    return jsonify(journal.retention_status(ctx.conn, retention))
+
+
 @bp.get("/journal/<int:entry_id>")
 def journal_entry(entry_id: int) -> Response:
     return jsonify(journal.get(context().conn, entry_id))
