@@ -23,7 +23,7 @@ def prepare_data_dir(config: Config, *, progress: ProgressCallback | None = None
 
     ``progress(done, total)`` is called while the catalogue is built (not when it is up to date).
     """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db.make_data_dir(config.data_dir)  # a clear DataDirError for a file, a read-only dir …
     conn = db.connect(config.database_path)
     try:
         storage.initialise(conn)

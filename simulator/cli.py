@@ -22,6 +22,7 @@ from urllib.parse import quote
 from . import __version__, create_app, prepare_data_dir
 from .accounts import DEMO_ACCOUNT
 from .config import Config, SupplierIdentity, default_dtd_dir, from_environment
+from .db import DataDirError
 
 log = logging.getLogger("simulator")
 
@@ -774,7 +775,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             print(f"punchout-sim: {exc}", file=sys.stderr)
             return 2
-        serve(config)
+        try:
+            serve(config)
+        except DataDirError as exc:  # a read-only or missing data dir, an unwritable database
+            print(f"punchout-sim: {exc.message}", file=sys.stderr)
+            return 2
         return 0
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -158,14 +159,104 @@ def shared(path: Path) -> sqlite3.Connection:
 
 
 def connect(path: Path, factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
-    """A connection with the pragmas every part of the simulator relies on."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False, factory=factory)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 30000")
+    """A connection with the pragmas every part of the simulator relies on.
+
+    Raises :class:`DataDirError` when the database cannot be opened for writing.
+    """
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False, factory=factory)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+    except sqlite3.Error as exc:
+        raise DataDirError(_cannot_open(Path(path), exc)) from exc
     return conn
+
+
+# --- storage errors in words a person can act on -------------------------------------------------
+
+
+class DataDirError(Exception):
+    """The data dir or its database cannot be used; the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def make_data_dir(path: Path) -> None:
+    """Create the data dir, or say clearly why it cannot be used (a file, read-only, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise DataDirError(
+            f"The data dir {path} cannot be created: {exc.filename or path} is a file, not a directory. "
+            "Pass --data-dir (PUNCHOUT_SIM_DATA_DIR) a directory."
+        ) from exc
+    except OSError as exc:
+        raise DataDirError(
+            f"The data dir {path} cannot be created ({exc.strerror}). Pass --data-dir (PUNCHOUT_SIM_DATA_DIR) "
+            "a directory the simulator's user can write."
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataDirError(
+            f"The data dir {path} is not writable by the simulator's user: the database, its WAL and its "
+            "journal live there. Make it writable, or pass --data-dir (PUNCHOUT_SIM_DATA_DIR) another directory."
+        )
+
+
+def _cannot_open(path: Path, exc: sqlite3.Error) -> str:
+    reason = str(exc)
+    if path.is_dir():
+        return f"The database {path} is a directory, not a SQLite file: move it away or pass another --data-dir."
+    if "readonly" in reason or "read-only" in reason:
+        return (
+            f"The database {path} is read-only (SQLite: {reason}): the simulator writes every request to it. "
+            "Make the file and its data dir writable by the simulator's user, or pass another --data-dir."
+        )
+    text = storage_error(exc, path.parent)
+    return text or (
+        f"The database {path} cannot be opened for writing (SQLite: {reason}). Check that the data dir exists "
+        "and is writable by the simulator's user, or pass another --data-dir."
+    )
+
+
+def storage_error(exc: BaseException, data_dir: Path) -> str | None:
+    """What a storage failure means for the user and what to do, or None when ``exc`` is not one."""
+    if isinstance(exc, DataDirError):
+        return exc.message
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    reason = str(exc)
+    if "database or disk is full" in reason:
+        return (
+            f"The simulator's data dir {data_dir} is full (SQLite: database or disk is full); nothing of this "
+            "request was stored. Free space on that disk, or bound the journal with --journal-max-rows or "
+            "--journal-max-days, then send the request again."
+        )
+    if "readonly database" in reason:
+        return (
+            f"The simulator's database in {data_dir} is read-only (SQLite: {reason}); nothing of this request "
+            "was stored. Make the data dir and its files writable by the simulator's user and restart it."
+        )
+    if "disk I/O error" in reason:
+        return (
+            f"The simulator could not read or write its database in {data_dir} (SQLite: disk I/O error). "
+            "Check the disk and the data dir, then send the request again."
+        )
+    if "database is locked" in reason:
+        return (
+            "The simulator's database stayed locked for 30 s (another process held a write transaction); "
+            "nothing of this request was stored. Send it again."
+        )
+    if "unable to open database file" in reason:
+        return (
+            f"The simulator cannot open its database in {data_dir} (SQLite: {reason}). Check that the data dir "
+            "still exists and is writable by the simulator's user."
+        )
+    return None
 
 
 # Columns added after a table was first released: added to older databases on start.
@@ -251,4 +342,7 @@ class transaction:
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # after some errors (a full disk) SQLite has rolled back already
+            self.conn.execute("ROLLBACK")

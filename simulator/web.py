@@ -101,16 +101,21 @@ def _http_error(error: HTTPException) -> Any:
 
 def _unexpected(error: Exception) -> Any:
     log.exception("unexpected error at %s %s", request.method, request.path)
+    storage = db.storage_error(error, current_app.config["SIMULATOR"].data_dir)  # a full disk, read-only …
     if is_cxml_endpoint():
         return _cxml_error(
-            InternalError(f"The simulator failed while serving this request ({type(error).__name__}); see its log.")
+            InternalError(
+                storage or f"The simulator failed while serving this request ({type(error).__name__}); see its log."
+            )
         )
     if request.path.startswith("/__admin"):
+        if storage:
+            return jsonify({"error": "storage_error", "message": storage}), 500
         return jsonify({"error": "internal_error", "message": f"{type(error).__name__}: see the simulator's log."}), 500
     return render_template(
         "error.html",
         title="Something went wrong",
-        message="The simulator failed to show this page; see its log.",
+        message=storage or "The simulator failed to show this page; see its log.",
     ), 500
 
 
