@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -138,6 +139,12 @@ _local = threading.local()
 KEPT_PER_THREAD = 8  # data dirs a thread keeps connections to (tests use many; a server one)
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str) -> str:
+    """The absolute path a data dir's database is kept under (resolving costs file-system calls)."""
+    return str(Path(path).resolve())
+
+
 def shared(path: Path) -> sqlite3.Connection:
     """This thread's open connection to ``path``, made on first use.
 
@@ -145,7 +152,7 @@ def shared(path: Path) -> sqlite3.Connection:
     WAL database checkpoints it); a server process keeps one per thread instead.
     """
     kept: OrderedDict[str, _Kept] = _local.__dict__.setdefault("kept", OrderedDict())
-    key = str(Path(path).resolve())
+    key = _resolved(str(path))
     found = kept.get(key)
     if found is not None:
         kept.move_to_end(key)
@@ -272,7 +279,7 @@ ADDED_COLUMNS = {
     },
     "sessions": {"protocol": "TEXT NOT NULL DEFAULT 'cxml'", "oci": "TEXT"},
     "journal": {"scenario": "TEXT"},
-    "outbox": {"fault": "TEXT"},
+    "outbox": {"fault": "TEXT", "recipe": "BLOB"},
     "scenarios": {"activation": "INTEGER NOT NULL DEFAULT 0"},
 }
 

@@ -36,6 +36,7 @@ import requests
 import urllib3
 
 from . import clock, faults, journal
+from .cxml import deferred
 from .cxml.parse import parse_document
 from .db import connect, select_page, transaction
 from .errors import AdminError, CxmlError, NotFound
@@ -78,7 +79,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     delivered_at TEXT,
-    body BLOB NOT NULL,
+    body BLOB NOT NULL,  -- empty while recipe is set: built when due or first looked at
+    recipe BLOB,  -- cxml/deferred.py: the document's builder and inputs, until body is built
     fault TEXT,  -- faults: the document's own fault (JSON), applied to every attempt
     CHECK (url IS NOT NULL OR status IN ('held', 'cancelled'))
 );
@@ -107,7 +109,7 @@ CREATE INDEX IF NOT EXISTS delivery_attempts_outbox ON delivery_attempts (outbox
 
 _COLUMNS = (
     "id, account_id, order_id, step, doc_type, payload_id, url, status, attempts, due_at, next_attempt_at,"
-    " last_error, last_http_status, last_cxml_status, created_at, delivered_at, body"
+    " last_error, last_http_status, last_cxml_status, created_at, delivered_at, body, recipe"
 )
 
 
@@ -155,7 +157,20 @@ class OutboxItem:
         }
 
 
-def _item(row: sqlite3.Row) -> OutboxItem:
+def built_body(conn: sqlite3.Connection, outbox_id: int, body: bytes, recipe: bytes | None) -> bytes:
+    """The row's document: ``body``, or built from its recipe now (and kept, so it is built once).
+
+    Building is deterministic (cxml/deferred.py), so two workers building the same row at once
+    store the same bytes.
+    """
+    if recipe is None:
+        return bytes(body)
+    built = deferred.loads(bytes(recipe)).render()
+    conn.execute("UPDATE outbox SET body = ?, recipe = NULL WHERE id = ? AND recipe IS NOT NULL", (built, outbox_id))
+    return built
+
+
+def _item(conn: sqlite3.Connection, row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         account_id=row["account_id"],
@@ -173,8 +188,18 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         last_cxml_status=row["last_cxml_status"],
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
-        body=bytes(row["body"]),
+        body=_shown_body(conn, row),
     )
+
+
+def _shown_body(conn: sqlite3.Connection, row: sqlite3.Row) -> bytes:
+    """The body for the admin API and the console; empty for a recipe that cannot be built (its row
+    is dead with the reason in last_error once the dispatcher reached it)."""
+    try:
+        return built_body(conn, row["id"], row["body"], row["recipe"])
+    except Exception:
+        log.exception("could not build outbox row %s", row["id"])
+        return b""
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -192,23 +217,26 @@ def enqueue(
     account_id: str,
     doc_type: str,
     payload_id: str,
-    body: bytes,
+    body: bytes = b"",
+    recipe: deferred.Deferred | None = None,
     url: str | None,
     due_at: datetime,
     order_id: str | None = None,
     step: str | None = None,
     fault: dict[str, Any] | None = None,
 ) -> int:
-    """Queue ``body`` for ``url`` at ``due_at``; ``held`` while there is no URL. Idempotent by payload_id.
+    """Queue ``body`` (or the document ``recipe`` builds) for ``url`` at ``due_at``; ``held`` while
+    there is no URL. Idempotent by payload_id.
 
     ``fault``: a fault spec (simulator/faults.py) applied to every attempt of this document.
     """
     now = clock.timestamp()
     due = clock.timestamp(due_at)
-    conn.execute(
+    row = conn.execute(
         "INSERT INTO outbox (account_id, order_id, step, doc_type, payload_id, url, status, due_at,"
-        " next_attempt_at, created_at, updated_at, body, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (payload_id) DO NOTHING",
+        " next_attempt_at, created_at, updated_at, body, recipe, fault)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (payload_id) DO NOTHING RETURNING id",
         (
             account_id,
             order_id,
@@ -221,11 +249,13 @@ def enqueue(
             due,
             now,
             now,
-            body,
+            b"" if recipe is not None else body,
+            None if recipe is None else deferred.dumps(recipe),
             None if fault is None else json.dumps(fault),  # faults
         ),
-    )
-    row = conn.execute("SELECT id FROM outbox WHERE payload_id = ?", (payload_id,)).fetchone()
+    ).fetchone()
+    if row is None:  # queued before under this payloadID
+        row = conn.execute("SELECT id FROM outbox WHERE payload_id = ?", (payload_id,)).fetchone()
     return int(row["id"])
 
 
@@ -285,7 +315,7 @@ def get_item(conn: sqlite3.Connection, outbox_id: int) -> OutboxItem:
     row = conn.execute(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (outbox_id,)).fetchone()  # noqa: S608
     if row is None:
         raise NotFound("outbox item", str(outbox_id))
-    return _item(row)
+    return _item(conn, row)
 
 
 def list_items(
@@ -308,7 +338,7 @@ def list_items(
         limit=limit,
         offset=offset,
     )
-    return [_item(r) for r in rows], total
+    return [_item(conn, r) for r in rows], total
 
 
 def attempts(conn: sqlite3.Connection, outbox_id: int) -> list[dict[str, Any]]:
@@ -465,7 +495,8 @@ def _claim(
             now = clock.now()
             stamp = clock.timestamp(now)
             row = conn.execute(
-                "SELECT id, account_id, doc_type, payload_id, url, status, attempts, locked_by, lease_until, body"
+                "SELECT id, account_id, doc_type, payload_id, url, status, attempts, locked_by, lease_until, body,"
+                " recipe"
                 " FROM outbox WHERE url IS NOT NULL AND ((status = 'pending' AND next_attempt_at <= ?)"
                 " OR (status = 'sending' AND lease_until <= ?)) AND (? IS NULL OR id = ?)"
                 " ORDER BY next_attempt_at, id LIMIT 1",
@@ -475,6 +506,19 @@ def _claim(
                 return None
             if row["status"] == "sending" and _interrupted(conn, row, stamp):
                 continue  # that row is dead now; look for another
+            try:
+                body = built_body(conn, row["id"], row["body"], row["recipe"])
+            except Exception as exc:  # a recipe that cannot be built is never sendable
+                log.exception("could not build outbox row %s", row["id"])
+                conn.execute(
+                    "UPDATE outbox SET status = 'dead', last_error = ?, updated_at = ? WHERE id = ?",
+                    (
+                        f"The simulator could not build this document ({type(exc).__name__}); see its log.",
+                        stamp,
+                        row["id"],
+                    ),
+                )
+                continue
             attempt = row["attempts"] + 1
             conn.execute(
                 "UPDATE outbox SET status = 'sending', attempts = ?, lease_until = ?, locked_by = ?, updated_at = ?"
@@ -489,7 +533,7 @@ def _claim(
                 url=row["url"],
                 attempt=attempt,
                 at=stamp,
-                body=bytes(row["body"]),
+                body=body,
             )
 
 

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from .. import clock, faults, outbox
 from ..accounts import Account
 from ..context import Context
-from ..cxml import fulfil
+from ..cxml import deferred, fulfil
 from ..cxml.ids import payload_id
 from ..cxml.read import OrderRequest
 from ..cxml.types import Credential, Envelope, Money, Tax
@@ -109,34 +109,28 @@ class Scheduler:
             order.request.order_id, order.request.order_date or clock.timestamp(self.now), order.payload_id
         )
 
-    def _enqueue(self, step: str, doc_type: str, build: object, due: datetime) -> None:
+    def _enqueue(self, step: str, doc_type: str, builder: str, document: object, due: datetime) -> None:
+        """Queue the document; its bytes are built when it is due or looked at (cxml/deferred.py)."""
         envelope = buyer_envelope(self.ctx, self.account)
-        body = build(envelope)  # type: ignore[operator]
         outbox.enqueue(
             self.ctx.conn,
             account_id=self.account.id,
             doc_type=doc_type,
             payload_id=envelope.payload_id,
-            body=body,
+            recipe=deferred.Deferred(builder, envelope, document, self.order.test),
             url=self.url,
             due_at=due,
             order_id=self.order.order_pk,
             step=step,
-            **({"fault": self.fault} if self.fault and self.fault["type"] != "out_of_order" else {}),
+            fault=self.fault if self.fault and self.fault["type"] != "out_of_order" else None,
         )
 
     def status_update(self, code: int, text: str, message: str) -> None:
         self._enqueue(
             "status_update",
             "StatusUpdateRequest",
-            lambda env: fulfil.status_update_request(
-                env,
-                document_payload_id=self.order.payload_id,
-                code=code,
-                text=text,
-                message=message,
-                test=self.order.test,
-            ),
+            "status_update_request",
+            {"document_payload_id": self.order.payload_id, "code": code, "text": text, "message": message},
             self.timeline.status_update(),
         )
 
@@ -153,7 +147,8 @@ class Scheduler:
         self._enqueue(
             "confirmation",
             "ConfirmationRequest",
-            lambda env: fulfil.confirmation_request(env, doc, test=self.order.test),
+            "confirmation_request",
+            doc,
             due,
         )
 
@@ -260,7 +255,8 @@ class Scheduler:
         self._enqueue(
             "confirmation",
             "ConfirmationRequest",
-            lambda env: fulfil.confirmation_request(env, doc, test=self.order.test),
+            "confirmation_request",
+            doc,
             due,
         )
 
@@ -318,9 +314,7 @@ class Scheduler:
                 "lines": [{"line_number": line.line_number, "quantity": quantity} for line, quantity in batch],
             },
         )
-        self._enqueue(
-            "shipment", "ShipNoticeRequest", lambda env: fulfil.ship_notice_request(env, doc, test=self.order.test), due
-        )
+        self._enqueue("shipment", "ShipNoticeRequest", "ship_notice_request", doc, due)
         return due
 
     def _invoice(self, confirm_id: str, lines: list[LinePlan], last_shipment: datetime) -> None:
@@ -362,6 +356,7 @@ class Scheduler:
         self._enqueue(
             "invoice",
             "InvoiceDetailRequest",
-            lambda env: fulfil.invoice_detail_request(env, doc, test=self.order.test),
+            "invoice_detail_request",
+            doc,
             due,
         )

@@ -84,11 +84,12 @@ def _inputs(
     locale = account.setting("locale")
     email = order.extrinsic("UserEmail") or ""
     lines = []
-    for line in order.lines:
-        quote = _quote(ctx, line.supplier_part_auxiliary_id)
-        asin = quote[0] if quote else line.supplier_part_id
+    quotes = [_quote(ctx, line.supplier_part_auxiliary_id) for line in order.lines]
+    asins = [quote[0] if quote else line.supplier_part_id for line, quote in zip(order.lines, quotes, strict=True)]
+    products = get_products(ctx.conn, [asin for asin in asins if asin], locale)  # one query for every line
+    for line, quote, asin in zip(order.lines, quotes, asins, strict=True):
         behaviour, options = _line_outcome(fired, asin)
-        product = get_products(ctx.conn, [asin], locale).get(asin.upper()) if asin else None
+        product = products.get(asin.upper()) if asin else None
         if quote:
             email = email or quote[3]
         elif line.supplier_part_auxiliary_id:
@@ -278,10 +279,10 @@ def _masked_payment(order: OrderRequest) -> dict[str, str] | None:
 
 def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan) -> None:
     planned = {line.line_number: line for line in plan.lines}
+    rows = []
     for line in order.lines:
         p = planned.get(line.line_number)
-        store.insert_line(
-            ctx.conn,
+        rows.append(
             {
                 "order_pk": order_pk,
                 "line_number": line.line_number,
@@ -301,8 +302,9 @@ def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan) -
                 "reject_message": p.reject_message if p else (plan.reject_message or None),
                 "seller": p.seller if p else None,
                 "delivery_date": None,
-            },
+            }
         )
+    store.insert_lines(ctx.conn, rows)
 
 
 def _schedule(

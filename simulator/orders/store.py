@@ -122,10 +122,16 @@ def insert_order(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
     conn.execute(f"INSERT INTO orders ({columns}) VALUES ({marks})", list(row.values()))  # noqa: S608
 
 
-def insert_line(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
-    columns = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    conn.execute(f"INSERT INTO order_lines ({columns}) VALUES ({marks})", list(values.values()))  # noqa: S608
+def insert_lines(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert an order's lines in one statement (every row has the same keys)."""
+    if not rows:
+        return
+    columns = ", ".join(rows[0])
+    marks = ", ".join("?" for _ in rows[0])
+    conn.executemany(
+        f"INSERT INTO order_lines ({columns}) VALUES ({marks})",  # noqa: S608
+        [list(row.values()) for row in rows],
+    )
 
 
 def insert_shipment(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
