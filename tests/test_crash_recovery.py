@@ -1,4 +1,14 @@
-"""A SIGKILL while documents are pending loses nothing and sends nothing twice (except what it interrupted).
+"""A SIGKILL of the whole server loses nothing it acknowledged and sends nothing twice (except what it interrupted).
+
+Two kills of the real server (gunicorn master and workers, see ``test_server.Server``):
+
+* during delivery (the first test, described below), and
+* during order intake (``test_sigkill_during_order_intake_...``): concurrent buyers post orders to
+  two workers and the process group is killed mid-stream. After a restart on the same data dir
+  every order answered with cXML 200 is in the database, every stored order is whole (its
+  documents are in the outbox: one transaction), and each document reaches the buyer once.
+
+The delivery case:
 
 The real server (gunicorn master + worker, see ``test_server.Server``) takes ten orders with the
 realistic timeline, so every ConfirmationRequest, ShipNoticeRequest and InvoiceDetailRequest waits
@@ -159,8 +169,8 @@ def receiver() -> Iterator[CxmlReceiver]:
 def servers(tmp_path: Path, dtd_dir: Path) -> Iterator[Callable[..., KillableServer]]:
     started: list[KillableServer] = []
 
-    def make(port: int | None = None) -> KillableServer:
-        server = KillableServer(tmp_path / "data", dtd_dir, port=port)
+    def make(port: int | None = None, *extra: str) -> KillableServer:
+        server = KillableServer(tmp_path / "data", dtd_dir, *extra, port=port)
         started.append(server)
         server.start()
         return server
@@ -328,3 +338,123 @@ def test_sigkill_while_documents_are_pending_loses_nothing_and_sends_nothing_twi
 
     second.stop()
     assert integrity(database) == "ok"
+
+
+# --- a kill during order intake ---------------------------------------------------------------------
+
+BUYERS = 6  # concurrent buyers posting orders
+INTAKE_SECONDS = 1.5  # how long they post before the kill, at most
+ENOUGH = 40  # … or until this many orders were acknowledged
+
+
+def test_sigkill_during_order_intake_keeps_every_acknowledged_order(
+    tmp_path: Path, servers: Callable[..., KillableServer], dtds: DtdRegistry
+) -> None:
+    buyer = CxmlReceiver()
+    try:
+        _intake_crash(tmp_path, servers, buyer, dtds)
+    finally:
+        buyer.stop()
+
+
+def _intake_crash(
+    tmp_path: Path, servers: Callable[..., KillableServer], buyer: CxmlReceiver, dtds: DtdRegistry
+) -> None:
+    first = servers(None, "--workers", "2")
+    answer = requests.patch(
+        f"{first.url}/__admin/accounts/demo",
+        json={
+            "status": "active",
+            "payment_method": {"type": "invoice"},
+            "buyer_endpoint": {"url": buyer.url},
+            "settings": {"timeline": "realistic"},  # documents wait: none is in flight at the kill
+        },
+        timeout=TIMEOUT,
+    )
+    assert answer.ok, answer.text
+
+    run = uuid.uuid4().hex[:8]
+    acknowledged: list[str] = []
+    refused: list[tuple[str, str]] = []  # answers other than cXML 200 (there must be none)
+    unanswered: list[str] = []  # in flight at the kill: stored or not, either is right
+    lock = threading.Lock()
+    stop = threading.Event()
+    numbers = iter(range(100_000))
+
+    def buyer_loop() -> None:
+        with requests.Session() as http:
+            while not stop.is_set():
+                with lock:
+                    n = next(numbers)
+                order_id = f"PO-{run}-{n:04d}"
+                body = order_request(order_id, lines_of(n))
+                try:
+                    reply = http.post(
+                        f"{first.url}/orders", data=body, headers={"Content-Type": "text/xml"}, timeout=TIMEOUT
+                    )
+                except requests.RequestException:
+                    with lock:
+                        unanswered.append(order_id)
+                    continue
+                code = status_of(reply.content)[0] if reply.content.startswith(b"<?xml") else reply.status_code
+                with lock:
+                    (acknowledged.append(order_id) if code == 200 else refused.append((order_id, reply.text[:300])))
+
+    threads = [threading.Thread(target=buyer_loop, daemon=True) for _ in range(BUYERS)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + INTAKE_SECONDS
+    while time.monotonic() < deadline and len(acknowledged) < ENOUGH:
+        time.sleep(0.01)
+    first.kill()  # buyers are still posting: some requests are cut off mid-way
+    stop.set()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert refused == []
+    assert len(acknowledged) >= 5, f"only {len(acknowledged)} orders acknowledged before the kill"
+    database = tmp_path / "data" / "simulator.sqlite3"
+    assert integrity_as_left(database, tmp_path / "as-left") == "ok"
+
+    second = servers(first.port, "--workers", "2")
+    stored = {o["order_id"]: o for o in second.get("/__admin/orders?limit=500")["items"]}
+    missing = sorted(set(acknowledged) - set(stored))
+    assert missing == [], f"acknowledged with cXML 200 but lost: {missing}"
+    assert set(stored) <= set(acknowledged) | set(unanswered), "an order nobody sent"
+
+    # Every stored order is whole: its documents wait in the outbox (order and outbox: one transaction).
+    outbox_items = second.get("/__admin/outbox?limit=500")["items"]
+    per_order: dict[str, int] = defaultdict(int)
+    for item in outbox_items:
+        per_order[item["order_id"]] += 1
+    for order in stored.values():
+        assert per_order[order["id"]] >= 3, f"{order['order_id']} has {per_order[order['id']]} documents"
+
+    # A day later everything is due: each document reaches the buyer once.
+    second.post("/__admin/clock/advance", {"seconds": 86400})
+    wait_until(
+        lambda: count(second, "pending") + count(second, "sending") == 0,
+        60,
+        lambda: f"{count(second, 'pending')} pending, {count(second, 'sending')} sending",
+    )
+    outbox_items = second.get("/__admin/outbox?limit=500")["items"]
+    assert {item["status"] for item in outbox_items} == {"delivered"}
+    received: dict[str, list[bytes]] = defaultdict(list)
+    for body in buyer.snapshot():
+        received[payload_id_of(body)].append(body)
+    expected = {item["payload_id"] for item in outbox_items}
+    assert set(received) == expected
+    interrupted = {
+        item["payload_id"]
+        for item in outbox_items
+        if any(a["outcome"] == "interrupted" for a in second.get(f"/__admin/outbox/{item['id']}")["attempts"])
+    }
+    twice = {pid for pid, bodies in received.items() if len(bodies) > 1}
+    assert twice <= interrupted, f"sent twice without an interrupted attempt: {sorted(twice - interrupted)}"
+    for bodies in received.values():
+        assert_valid(bodies[0], dtds)
+    second.stop()
+    assert integrity(database) == "ok"
+    print(
+        f"intake crash: {len(acknowledged)} acknowledged, {len(unanswered)} cut off, {len(stored)} stored, "
+        f"{len(outbox_items)} documents delivered, {len(twice)} twice (interrupted)"
+    )
