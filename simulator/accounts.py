@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import secrets
@@ -108,6 +109,13 @@ class User:
         }
 
 
+@functools.lru_cache(maxsize=256)
+def _settings(stored: str) -> dict[str, Any]:
+    """An account's settings over the defaults, parsed once per distinct stored text (they are
+    read on every request and never mutated in place; see settings.merge)."""
+    return settings_schema.merge(settings_schema.DEFAULT_SETTINGS, json.loads(stored))
+
+
 def _account(row: sqlite3.Row) -> Account:
     return Account(
         id=row["id"],
@@ -116,7 +124,7 @@ def _account(row: sqlite3.Row) -> Account:
         domain=row["domain"],
         identity=row["identity"],
         shared_secret=row["shared_secret"],
-        settings=settings_schema.merge(settings_schema.DEFAULT_SETTINGS, json.loads(row["settings"])),
+        settings=_settings(row["settings"]),
         payment_method=json.loads(row["payment_method"]) if row["payment_method"] else None,
         buyer_endpoint=json.loads(row["buyer_endpoint"]) if row["buyer_endpoint"] else None,
         oci=json.loads(row["oci"]) if row["oci"] else None,

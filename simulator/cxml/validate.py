@@ -53,6 +53,7 @@ class DtdRegistry:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self._versions: dict[str, list[str]] = {}
+        self._selected: dict[tuple[str, str | None], str | None] = {}
         self._local = threading.local()
         if directory is not None and directory.is_dir():
             for path in sorted(directory.glob("*/*.dtd")):
@@ -71,6 +72,14 @@ class DtdRegistry:
 
     def select(self, dtd_name: str, version: str | None) -> str | None:
         """The version of ``dtd_name`` to validate with: exact, nearest newer, else newest."""
+        key = (dtd_name, version)
+        if key not in self._selected:
+            if len(self._selected) > 1024:  # versions come from requests: keep the memo bounded
+                self._selected.clear()
+            self._selected[key] = self._select(dtd_name, version)
+        return self._selected[key]
+
+    def _select(self, dtd_name: str, version: str | None) -> str | None:
         versions = self._versions.get(dtd_name)
         if not versions:
             return None
