@@ -398,6 +398,8 @@ def serve(config: Config) -> None:
                 "worker_class": "sync",
                 "timeout": 120,
                 "accesslog": "-" if os.environ.get("PUNCHOUT_SIM_ACCESS_LOG") else None,
+                # The path without its query string: an OCI login by GET carries PASSWORD there.
+                "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms',
                 "errorlog": "-",
                 "loglevel": "info",
             }

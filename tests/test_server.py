@@ -169,3 +169,19 @@ def test_public_url_is_used_in_start_pages(server_factory) -> None:  # type: ign
     server = server_factory("public", "--public-url", "https://punchout.example.com/sim")
     answer = requests.post(f"{server.url}/punchout", data=setup_request(), timeout=10)
     assert start_url(answer.content).startswith("https://punchout.example.com/sim/start/")
+
+
+def test_the_access_log_leaves_out_query_strings(server_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An OCI login by GET carries PASSWORD in its query string: the access log shows the path only."""
+    monkeypatch.setenv("PUNCHOUT_SIM_ACCESS_LOG", "1")
+    server = server_factory("access-log")
+    answer = requests.get(
+        f"{server.url}/oci",
+        params={"USERNAME": "nobody", "PASSWORD": "hunter2-in-the-url", "HOOK_URL": "http://buyer.test/hook"},
+        timeout=10,
+    )
+    assert answer.status_code == 401
+    server.stop()
+    text = server.output.decode()
+    assert '"GET /oci HTTP/1.1" 401' in text
+    assert "hunter2-in-the-url" not in text
