@@ -74,6 +74,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     from .oci.routes import bp as oci_bp  # OCI
     from .orders.routes import bp as orders_bp
     from .punchout.routes import bp as punchout_bp
+    from .security import init_app as init_security
     from .shop.routes import bp as shop_bp
     from .web import register_error_handlers
 
@@ -90,6 +91,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(oci_bp)  # OCI: GET|POST /oci, POST /__admin/oci/sessions
     app.register_blueprint(oagis_bp)  # OAGIS purchase orders (a simulator extension)
     register_error_handlers(app)
+    init_security(app)  # CSRF tokens on the browser forms, CSP and the other security headers
     app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:
         retention = journal.Retention(config.journal_max_rows, config.journal_max_days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -164,3 +165,50 @@ def order_request(
         f"{total:.2f}</Money></Total>{ship}<BillTo>{address}</BillTo>{followup}{reference}{extrinsic}"
         f"</OrderRequestHeader>{items}</OrderRequest></Request></cXML>"
     ).encode()
+
+
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
+
+
+def csrf_token(page: str | bytes) -> str:
+    """The CSRF token of the first form on a page (every state-changing form carries the same one)."""
+    text = page.decode() if isinstance(page, bytes) else page
+    found = CSRF_INPUT.search(text)
+    assert found, "the page has no form with a csrf_token"
+    return found.group(1)
+
+
+def shop_token(client: Any, sid: str) -> str:
+    """The CSRF token of a shop session (Flask test client), read from its cart page (or the
+    registration page the cart leads a new user to)."""
+    return csrf_token(client.get(f"/shop/cart?sid={sid}", follow_redirects=True).data)
+
+
+def shop_token_http(http: Any, base_url: str, sid: str) -> str:
+    """The same over HTTP: ``http`` is ``requests`` or a ``requests.Session``."""
+    return csrf_token(http.get(f"{base_url}/shop/cart?sid={sid}", timeout=10).text)
+
+
+def browser_form(client: Any, *, base_url: str = "http://localhost", **fields: str) -> dict[str, str]:
+    """The fields of a console or demo-buyer form post (Flask test client): the CSRF token and ``fields``.
+
+    The token is bound to a cookie that the first page sets; the client keeps it, so it stays valid.
+    """
+    return {"csrf_token": csrf_token(client.get("/demo-buyer", base_url=base_url).data), **fields}
+
+
+_shop_tokens: dict[str, str] = {}  # by sid (random, never reused): a session's token never changes
+
+
+def shop_form(client: Any, sid: str, **fields: str) -> dict[str, str]:
+    """The fields of a shop form post: ``sid``, the session's CSRF token (read once) and ``fields``."""
+    if sid not in _shop_tokens:
+        _shop_tokens[sid] = shop_token(client, sid)
+    return {"sid": sid, "csrf_token": _shop_tokens[sid], **fields}
+
+
+def shop_form_http(http: Any, base_url: str, sid: str, **fields: str) -> dict[str, str]:
+    """:func:`shop_form` over HTTP (``http`` is ``requests`` or a ``requests.Session``)."""
+    if sid not in _shop_tokens:
+        _shop_tokens[sid] = shop_token_http(http, base_url, sid)
+    return {"sid": sid, "csrf_token": _shop_tokens[sid], **fields}

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from simulator.charts import bar_chart
 
 from .conftest import LiveServer, Receiver
-from .helpers import order_request, setup_request
+from .helpers import browser_form, order_request, setup_request
 
 try:
     from .a11y import assert_accessible, watch_errors
@@ -89,17 +89,17 @@ def test_order_buttons_advance_and_resend(client: FlaskClient, manual: Receiver)
     listing = client.get("/console/orders?po=PO-CON-1").get_data(as_text=True)
     assert listing.count('data-testid="order-row"') == 1
     assert client.get("/console/orders?po=NOPE").get_data(as_text=True).count('data-testid="order-row"') == 0
-    advanced = client.post(f"/console/orders/{pk}/advance")
+    advanced = client.post(f"/console/orders/{pk}/advance", data=browser_form(client))
     assert advanced.status_code == 303 and advanced.headers["Location"].endswith("notice=advanced")
     html = client.get(advanced.headers["Location"]).get_data(as_text=True)
     assert re.search(r'data-doc-type="ConfirmationRequest" data-status="delivered"', html)
     first = client.get(f"/__admin/outbox?order_id={pk}&type=ConfirmationRequest").get_json()["items"][0]
     posts = len(manual.posts)
-    resent = client.post(f"/console/orders/{pk}/resend/{first['id']}?lang=de")
+    resent = client.post(f"/console/orders/{pk}/resend/{first['id']}?lang=de", data=browser_form(client))
     assert resent.status_code == 303 and "lang=de" in resent.headers["Location"]
     assert len(manual.posts) == posts + 1
     assert "Das Dokument wurde erneut gesendet." in client.get(resent.headers["Location"]).get_data(as_text=True)
-    assert client.post(f"/console/orders/other/resend/{first['id']}").status_code == 404
+    assert client.post(f"/console/orders/other/resend/{first['id']}", data=browser_form(client)).status_code == 404
 
 
 def test_dashboard_figures(client: FlaskClient, manual: Receiver) -> None:
@@ -144,7 +144,7 @@ def test_live_journal_in_the_browser(page, live_server: LiveServer) -> None:  # 
     # a new request while the page is open shows up at the top, without a reload
     page.evaluate("window.__same_page = true")
     _post(live_server, "/punchout", setup_request(buyer_cookie="second"))
-    page.wait_for_function("document.querySelectorAll('[data-testid=journal-row]').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=journal-row]').length === 4")
     assert page.evaluate("window.__same_page") is True
     ids = [int(r.get_attribute("data-id")) for r in page.locator("[data-testid=journal-row]").all()]
     assert ids == sorted(ids, reverse=True)

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from simulator.cxml.parse import parse_document
 
 from .conftest import LiveServer, Receiver
-from .helpers import setup_request, status_of
+from .helpers import browser_form, setup_request, status_of
 
 try:  # the lead's accessibility checks; not everywhere yet
     from .a11y import assert_accessible  # type: ignore[import-not-found,unused-ignore]
@@ -40,13 +40,13 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
 def as_user(client: FlaskClient, key: str) -> None:
-    assert client.post("/demo-buyer/user", data={"user": key, "next": "/demo-buyer"}).status_code == 303
+    assert client.post("/demo-buyer/user", data=browser_form(client, user=key, next="/demo-buyer")).status_code == 303
 
 
 def shop(client: FlaskClient, items: list[tuple[str, int]], user: str = "rita") -> str:
     """Punch out as ``user``, fill the cart through the admin API, return it: the requisition's URL."""
     as_user(client, user)
-    started = client.post("/demo-buyer/punchout")
+    started = client.post("/demo-buyer/punchout", data=browser_form(client))
     assert started.status_code == 303 and "/start/" in started.headers["Location"]
     sessions = client.get("/__admin/sessions").get_json()["items"]
     session = next(s for s in sessions if str(s.get("buyer_cookie", "")).startswith(f"demo-buyer-{user}-"))
@@ -62,7 +62,7 @@ def shop(client: FlaskClient, items: list[tuple[str, int]], user: str = "rita") 
 
 def decide(client: FlaskClient, url: str, user: str, decision: str, comment: str = "") -> str:
     as_user(client, user)
-    answer = client.post(url + "/decision", data={"decision": decision, "comment": comment})
+    answer = client.post(url + "/decision", data=browser_form(client, decision=decision, comment=comment))
     assert answer.status_code == 303
     return client.get(url).get_data(as_text=True)
 
@@ -87,7 +87,9 @@ def test_home_lists_users_and_every_control_has_a_label(client: FlaskClient) -> 
 
 def test_punchout_sends_the_setup_request_with_the_demo_credentials(client: FlaskClient) -> None:
     as_user(client, "rita")
-    started = client.post("/demo-buyer/punchout", base_url="http://demo.test")
+    started = client.post(
+        "/demo-buyer/punchout", data=browser_form(client, base_url="http://demo.test"), base_url="http://demo.test"
+    )
     assert started.status_code == 303
     entry = client.get("/__admin/journal?limit=5").get_json()["items"]
     request_in = next(e for e in entry if e["doc_type"] == "PunchOutSetupRequest")
@@ -109,7 +111,7 @@ def test_approved_requisition_becomes_an_order_and_the_documents_match(client: F
     assert status(page) == "Waiting for approval" and "Rita Requester" in page
     assert 'data-testid="approve"' not in page  # the requester cannot approve
     as_user(client, "rita")
-    assert client.post(url + "/decision", data={"decision": "approve"}).status_code == 403
+    assert client.post(url + "/decision", data=browser_form(client, decision="approve")).status_code == 403
 
     page = decide(client, url, "adam", "approve", "fine")
     assert status(page) == "Ordered"
@@ -151,7 +153,7 @@ def test_a_rejected_requisition_is_not_ordered(client: FlaskClient) -> None:
     assert status(page) == "Rejected" and "not in the budget" in page
     assert client.get("/__admin/orders").get_json()["total"] == 0
     as_user(client, "adam")
-    assert client.post(url + "/decision", data={"decision": "approve"}).status_code == 403
+    assert client.post(url + "/decision", data=browser_form(client, decision="approve")).status_code == 403
 
 
 def test_inbound_endpoint_refuses_other_documents_with_450(client: FlaskClient) -> None:
@@ -177,7 +179,7 @@ def test_inbound_endpoint_checks_the_shared_secret(client: FlaskClient, receiver
 
 def test_empty_cart_makes_no_requisition(client: FlaskClient) -> None:
     as_user(client, "rita")
-    client.post("/demo-buyer/punchout")
+    client.post("/demo-buyer/punchout", data=browser_form(client))
     session = client.get("/__admin/sessions").get_json()["items"][0]
     returned = client.post(f"/__admin/sessions/{session['id']}/checkout", json={"cancel": True}).get_json()
     back = client.post("/demo-buyer/punchout/return", data=returned["fields"])

@@ -25,7 +25,7 @@ from simulator.cxml.parse import parse_document
 from simulator.cxml.validate import DtdRegistry
 
 from .conftest import TEST_CATALOG_SIZE, LiveServer, Receiver
-from .helpers import order_request, setup_request, start_url, status_of
+from .helpers import order_request, setup_request, shop_form_http, start_url, status_of
 
 XML = {"Content-Type": "text/xml"}
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
@@ -479,11 +479,15 @@ def test_checkout_faults(sim: Sim) -> None:
     for cookie in ("c-1", "c-2"):
         shop = requests.get(start_url(sim.post("/punchout", setup_request(buyer_cookie=cookie)).content), timeout=10)
         sids.append(shop.url.split("sid=")[1])
-    requests.post(f"{sim.url}/shop/cart/add", data={"sid": sids[0], "asin": "B0TESTSLOW"}, timeout=10)
-    checkout = requests.post(f"{sim.url}/shop/checkout", data={"sid": sids[0]}, timeout=10)
+    requests.post(
+        f"{sim.url}/shop/cart/add", data=shop_form_http(requests, sim.url, sids[0], asin="B0TESTSLOW"), timeout=10
+    )
+    checkout = requests.post(f"{sim.url}/shop/checkout", data=shop_form_http(requests, sim.url, sids[0]), timeout=10)
     assert (checkout.status_code, checkout.content) == (200, b"")  # the return form is lost …
     assert sim.admin("GET", "/journal?type=PunchOutOrderMessage")["total"] == 1  # … the cart was returned
-    cancel = requests.post(f"{sim.url}/shop/return-without-items", data={"sid": sids[1]}, timeout=10)
+    cancel = requests.post(
+        f"{sim.url}/shop/return-without-items", data=shop_form_http(requests, sim.url, sids[1]), timeout=10
+    )
     assert cancel.status_code == 502
 
 

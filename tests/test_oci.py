@@ -16,7 +16,7 @@ from simulator.db import connect
 from simulator.oci.fields import LENGTHS
 
 from .conftest import Receiver
-from .helpers import order_request, status_of
+from .helpers import order_request, shop_form, status_of
 
 HOOK = "http://buyer.test/sap/bc/srm/hook?sap-client=100"
 LOGIN = {"USERNAME": "demo", "PASSWORD": "demo-secret", "~OkCode": "ADDI", "~target": "_top", "~caller": "CTLGS"}
@@ -262,10 +262,10 @@ def test_return_fields_for_two_products(client: FlaskClient, config: Config) -> 
         for p in client.get("/__admin/catalog/search?q=&limit=100").get_json()["items"]
         if len(p["description"]) > 132 and not p["asin"].startswith("B0TEST")
     )
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "2"})
-    client.post("/shop/cart/add", data={"sid": sid, "asin": long_described["asin"], "quantity": "1"})
-    client.post("/shop/cart/update", data={"sid": sid, "asin": long_described["asin"], "quantity": "3"})
-    response = client.post("/shop/checkout", data={"sid": sid})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="2"))
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin=long_described["asin"], quantity="1"))
+    client.post("/shop/cart/update", data=shop_form(client, sid, asin=long_described["asin"], quantity="3"))
+    response = client.post("/shop/checkout", data=shop_form(client, sid))
     assert response.status_code == 200
     assert response.content_type == "text/html; charset=utf-8"
     form, fields = form_of(response.data)
@@ -351,14 +351,14 @@ def test_return_fields_for_two_products(client: FlaskClient, config: Config) -> 
     ]
     [session] = client.get("/__admin/sessions").get_json()["items"]
     assert session["status"] == "returned"
-    again = client.post("/shop/checkout", data={"sid": sid})
+    again = client.post("/shop/checkout", data=shop_form(client, sid))
     assert again.status_code == 409
 
 
 def test_an_order_quoting_the_ext_quote_id_is_matched(client: FlaskClient) -> None:
     sid = login(client)
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTBACK", "quantity": "4"})
-    _, fields = form_of(client.post("/shop/checkout", data={"sid": sid}).data)
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTBACK", quantity="4"))
+    _, fields = form_of(client.post("/shop/checkout", data=shop_form(client, sid)).data)
     quote = dict(fields)["NEW_ITEM-EXT_QUOTE_ID[1]"]
     answer = client.post(
         "/orders",
@@ -380,8 +380,8 @@ def test_an_order_quoting_the_ext_quote_id_is_matched(client: FlaskClient) -> No
 
 def test_return_without_items(client: FlaskClient) -> None:
     sid = login(client)
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW"})
-    response = client.post("/shop/return-without-items", data={"sid": sid})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW"))
+    response = client.post("/shop/return-without-items", data=shop_form(client, sid))
     assert response.status_code == 200
     form, fields = form_of(response.data)
     assert form.get("action") == HOOK
@@ -406,15 +406,15 @@ def test_ocicancel_at_login_returns_no_items_at_once(client: FlaskClient) -> Non
 def test_a_cancel_url_in_the_login_takes_the_cancelled_cart(client: FlaskClient) -> None:
     cancel = "http://buyer.test/oci/hook.php/CANCEL"
     sid = login(client, OCI_CANCEL=cancel)
-    form, fields = form_of(client.post("/shop/return-without-items", data={"sid": sid}).data)
+    form, fields = form_of(client.post("/shop/return-without-items", data=shop_form(client, sid)).data)
     assert form.get("action") == cancel
     assert fields == [("~OkCode", "ADDI"), ("~caller", "CTLGS")]
 
 
 def test_target_and_ok_code_are_echoed_as_sent(client: FlaskClient) -> None:
     sid = login(client, **{"~target": "catalog_frame", "~OkCode": "ADDI", "~caller": "SRM7"})
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTBACK"})
-    form, fields = form_of(client.post("/shop/checkout", data={"sid": sid}).data)
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTBACK"))
+    form, fields = form_of(client.post("/shop/checkout", data=shop_form(client, sid)).data)
     assert form.get("target") == "catalog_frame"
     assert fields[:2] == [("~OkCode", "ADDI"), ("~caller", "SRM7")]
 
@@ -422,9 +422,9 @@ def test_target_and_ok_code_are_echoed_as_sent(client: FlaskClient) -> None:
 def test_german_titles_arrive_intact_in_utf8(client: FlaskClient, receiver: Receiver) -> None:
     assert client.patch("/__admin/accounts/demo", json={"settings": {"locale": "de_DE"}}).status_code == 200
     sid = login(client, hook=receiver.url)
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTOOST"})
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTREJT"})
-    page = client.post("/shop/checkout", data={"sid": sid})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTOOST"))
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTREJT"))
+    page = client.post("/shop/checkout", data=shop_form(client, sid))
     assert page.content_type == "text/html; charset=utf-8"
     _, fields = form_of(page.data)
     values = dict(fields)
@@ -571,7 +571,7 @@ def test_admin_start_url_opens_the_shop(client: FlaskClient) -> None:
     assert opened.status_code == 303
     sid = sid_of(opened.headers["Location"])
     client.delete_cookie("punchout_shop")
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW"})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW"))
     result = client.post(f"/__admin/sessions/{body['session_id']}/checkout", json={"cancel": True}).get_json()
     assert result["fields"] == {"~OkCode": "ADDI", "~caller": "CTLGS"}
     assert result["delivered"] is None

@@ -17,7 +17,7 @@ from simulator.cxml.parse import parse_document
 from simulator.cxml.validate import DtdRegistry
 
 from .conftest import LiveServer, Receiver
-from .helpers import assert_valid, order_request, setup_request, start_url, status_of
+from .helpers import assert_valid, order_request, setup_request, shop_form_http, start_url, status_of
 
 LIBRARY = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 
@@ -420,8 +420,10 @@ def test_scenario_session_expired_at_checkout(buyer: Buyer) -> None:
     )
     shop = session.get(url, timeout=10)
     sid = shop.url.split("sid=")[1]
-    session.post(f"{buyer.url}/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW"}, timeout=10)
-    checkout = session.post(f"{buyer.url}/shop/checkout", data={"sid": sid}, timeout=10)
+    session.post(
+        f"{buyer.url}/shop/cart/add", data=shop_form_http(session, buyer.url, sid, asin="B0TESTSLOW"), timeout=10
+    )
+    checkout = session.post(f"{buyer.url}/shop/checkout", data=shop_form_http(session, buyer.url, sid), timeout=10)
     assert checkout.status_code == 410 and "Your shopping session has expired" in checkout.text
     assert 'data-testid="return-form"' not in checkout.text
     assert buyer.receiver.posts == []

@@ -18,7 +18,7 @@ from simulator.cxml.parse import parse_document
 from simulator.cxml.validate import DtdRegistry
 from simulator.db import connect
 
-from .helpers import assert_valid, setup_request, start_url, status_of
+from .helpers import assert_valid, setup_request, shop_form, start_url, status_of
 
 
 def open_shop(client: FlaskClient, **kwargs: object) -> str:
@@ -36,17 +36,19 @@ def session_json(client: FlaskClient) -> dict:  # type: ignore[type-arg]
 
 def test_cart_add_update_remove(client: FlaskClient) -> None:
     sid = open_shop(client)
-    assert client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "2"}).status_code == 303
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "1"})
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTBACK"})
+    assert (
+        client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="2")).status_code == 303
+    )
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="1"))
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTBACK"))
     assert {i["asin"]: i["quantity"] for i in session_json(client)["cart"]["items"]} == {
         "B0TESTSLOW": 3,
         "B0TESTBACK": 1,
     }
-    client.post("/shop/cart/update", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "5"})
-    client.post("/shop/cart/remove", data={"sid": sid, "asin": "B0TESTBACK"})
+    client.post("/shop/cart/update", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="5"))
+    client.post("/shop/cart/remove", data=shop_form(client, sid, asin="B0TESTBACK"))
     assert {i["asin"]: i["quantity"] for i in session_json(client)["cart"]["items"]} == {"B0TESTSLOW": 5}
-    client.post("/shop/cart/update", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "0"})
+    client.post("/shop/cart/update", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="0"))
     assert session_json(client)["cart"]["items"] == []
     page = client.get(f"/shop/cart?sid={sid}")
     assert b'data-testid="cart-empty"' in page.data
@@ -54,7 +56,7 @@ def test_cart_add_update_remove(client: FlaskClient) -> None:
 
 def test_bad_quantity_is_a_clear_page(client: FlaskClient) -> None:
     sid = open_shop(client)
-    response = client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "lots"})
+    response = client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="lots"))
     assert response.status_code == 400
     assert b"Quantity must be a whole number, got &#39;lots&#39;." in response.data
 
@@ -67,14 +69,14 @@ def test_tier_prices_apply_in_the_cart(app: Flask, client: FlaskClient) -> None:
     assert product is not None and product.tiers
     tier = product.tiers[0]
     sid = open_shop(client)
-    client.post("/shop/cart/add", data={"sid": sid, "asin": asin, "quantity": str(tier.min_quantity)})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin=asin, quantity=str(tier.min_quantity)))
     line = session_json(client)["cart"]["items"][0]
     assert Decimal(line["unit_price"]) == tier.unit_price < product.business_price < product.list_price
 
 
 def test_inspect_sessions_are_read_only_on_the_server(client: FlaskClient) -> None:
     sid = open_shop(client, operation="inspect", items_out=[{"asin": "B0TESTSLOW", "quantity": 2}])
-    response = client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTBACK"})
+    response = client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTBACK"))
     assert response.status_code == 403
     assert b"This cart was opened for inspection and cannot be changed." in response.data
     assert [i["asin"] for i in session_json(client)["cart"]["items"]] == ["B0TESTSLOW"]
@@ -82,17 +84,17 @@ def test_inspect_sessions_are_read_only_on_the_server(client: FlaskClient) -> No
 
 def test_returned_cart_cannot_change(client: FlaskClient) -> None:
     sid = open_shop(client, return_url="http://buyer.test/return")
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW"})
-    page = client.post("/shop/checkout", data={"sid": sid})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW"))
+    page = client.post("/shop/checkout", data=shop_form(client, sid))
     assert b'data-testid="return-form"' in page.data and b'action="http://buyer.test/return"' in page.data
-    again = client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTBACK"})
+    again = client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTBACK"))
     assert again.status_code == 409
 
 
 def test_edit_restores_quoted_prices_and_skips_unknown_items(client: FlaskClient) -> None:
     sid = open_shop(client, buyer_cookie="first")
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW", "quantity": "2"})
-    page = client.post("/shop/checkout", data={"sid": sid}).get_data(as_text=True)
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="2"))
+    page = client.post("/shop/checkout", data=shop_form(client, sid)).get_data(as_text=True)
     aux = re.search(r"SupplierPartAuxiliaryID&gt;([^&]+)&lt;", page)
     assert aux is not None
     items = [{"asin": "B0TESTSLOW", "aux": aux.group(1), "quantity": 2}, {"asin": "OTHER-SKU-1", "quantity": 1}]
@@ -113,9 +115,9 @@ def test_first_punchout_register_asks_for_a_business_account(client: FlaskClient
     assert home.status_code == 303 and "/shop/register" in home.headers["Location"]
     form = client.get(f"/shop/register?sid={sid}")
     assert b"Create your business account" in form.data
-    refused = client.post("/shop/register", data={"sid": sid, "name": "New Buyer"})
+    refused = client.post("/shop/register", data=shop_form(client, sid, name="New Buyer"))
     assert refused.status_code == 400
-    done = client.post("/shop/register", data={"sid": sid, "name": "New Buyer", "accept": "yes"})
+    done = client.post("/shop/register", data=shop_form(client, sid, name="New Buyer", accept="yes"))
     assert done.status_code == 303
     assert client.get(f"/shop?sid={sid}").status_code == 200
     users = client.get("/__admin/accounts/demo/users").get_json()["items"]
@@ -166,7 +168,7 @@ def test_cookie_is_samesite_none_secure_over_https(config: Config) -> None:
 def test_german_account_gets_eur_and_vat(client: FlaskClient, dtds: DtdRegistry) -> None:
     client.patch("/__admin/accounts/demo", json={"settings": {"locale": "de_DE", "cxml_version": "1.2.024"}})
     sid = open_shop(client)
-    client.post("/shop/cart/add", data={"sid": sid, "asin": "B0TESTSLOW"})
+    client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW"))
     session = session_json(client)
     result = client.post(f"/__admin/sessions/{session['id']}/checkout", json={}).get_json()
     xml = result["cxml"].encode()

@@ -21,6 +21,10 @@ from ..db import select_page
 from ..errors import NotFound, ShopError
 
 TOKEN_BYTES = 24  # 192 bits, above the 128 the issue asks for
+USED_MESSAGE = (
+    "This start link has already been used; each link opens one shopping session. "
+    "Start a new PunchOut session from your procurement system."
+)
 
 
 def _hash(token: str) -> str:
@@ -168,12 +172,7 @@ def open_start_page(conn: sqlite3.Connection, token: str, ttl_seconds: int) -> t
     session = _session(row)
     now = clock.now()
     if session.status != "new":
-        raise ShopError(
-            410,
-            "Start link already used",
-            "This start link has already been used; each link opens one shopping session. "
-            "Start a new PunchOut session from your procurement system.",
-        )
+        raise ShopError(410, "Start link already used", USED_MESSAGE)
     if _expired(session.expires_at, now):
         raise ShopError(
             410,
@@ -182,7 +181,7 @@ def open_start_page(conn: sqlite3.Connection, token: str, ttl_seconds: int) -> t
             "Start a new PunchOut session from your procurement system.",
         )
     shop_key = new_token()
-    conn.execute(
+    opened = conn.execute(
         "UPDATE sessions SET status = 'shopping', shop_key_hash = ?, started_at = ?, last_seen_at = ?,"
         " expires_at = ? WHERE id = ? AND status = 'new'",
         (
@@ -193,6 +192,8 @@ def open_start_page(conn: sqlite3.Connection, token: str, ttl_seconds: int) -> t
             session.id,
         ),
     )
+    if opened.rowcount != 1:  # another request redeemed the link between the SELECT and this UPDATE
+        raise ShopError(410, "Start link already used", USED_MESSAGE)
     return get(conn, session.id), shop_key
 
 

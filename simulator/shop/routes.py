@@ -231,6 +231,8 @@ def orders() -> Any:
         return gate
     assert session is not None
     conn = context().conn
+    if not session.email:  # an empty filter would match every user: show no one else's orders
+        return _render("shop/orders.html", session, orders=[])
     found, _ = store.list_orders(conn, account_id=session.account_id, user_email=session.email, limit=50)
     return _render("shop/orders.html", session, orders=[store.get_order(conn, o["id"]) for o in found])
 
