@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck check-chromium bench check-wrk clean
+.PHONY: run test fuzz lint typecheck check-chromium bench check-wrk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ typecheck: $(STAMP)
 test: $(STAMP) check-chromium lint typecheck
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-disable
 	PUNCHOUT_SIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The property-based tests of the inbound endpoints with many examples (make test runs a few).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/security/test_fuzz.py -q -p no:cacheprovider --timeout 3600 $(PYTEST_ARGS)
 
 # wrk drives the load benchmark (Debian's package).
 check-wrk:

@@ -62,8 +62,12 @@ def test_entities_are_never_expanded_and_files_never_read(tmp_path: Path) -> Non
         f'<?xml version="1.0"?><!DOCTYPE cXML [<!ENTITY x SYSTEM "file://{secret}">]>'
         "<cXML><Header><From><Credential domain='a'><Identity>&x;</Identity></Credential></From></Header></cXML>"
     ).encode()
-    document = parse_document(xml)
-    assert "TOP-SECRET" not in "".join(document.root.itertext())
+    with pytest.raises(NotAcceptable) as err:  # refused before parsing: nothing is read or expanded
+        parse_document(xml)
+    assert err.value.message.startswith(
+        f"The request's DOCTYPE declares the external entity 'x' (SYSTEM \"file://{secret}\")"
+    )
+    assert "TOP-SECRET" not in err.value.message
 
 
 def test_bom_and_latin1_body_without_declaration_are_read() -> None:

@@ -14,6 +14,7 @@ from .routes import page_args
 
 bp = Blueprint("admin_orders", __name__, url_prefix="/__admin")
 WORKER = "admin"
+MAX_CLOCK_OFFSET = 100 * 365 * 86400
 
 
 def _outbox_json(item: outbox.OutboxItem, *, body: bool = False) -> dict[str, Any]:
@@ -122,8 +123,15 @@ def get_clock() -> Response:
 def advance_clock() -> Response:
     data = request.get_json(silent=True)
     seconds = data.get("seconds") if isinstance(data, dict) else None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:  # NaN too
         raise AdminError(400, "invalid_seconds", 'The body must be {"seconds": N} with N a number of 0 or more.')
     conn = context().conn
+    if clock.offset_seconds() + seconds > MAX_CLOCK_OFFSET:  # beyond, dates overflow and every request fails
+        raise AdminError(
+            400,
+            "invalid_seconds",
+            f"The clock moves at most 100 years ahead in all ({MAX_CLOCK_OFFSET} seconds); it is "
+            f"{clock.offset_seconds():.0f} seconds ahead now. Ask for fewer (POST /__admin/reset puts it back).",
+        )
     now = clock.advance(conn, seconds)
     return jsonify({"now": clock.timestamp(now), "offset_seconds": clock.offset_seconds()})

@@ -170,6 +170,10 @@ def _journal_criteria(source: dict[str, Any]) -> dict[str, Any]:
         raise AdminError(400, "invalid_filter", "direction must be 'in' or 'out'.")
     criteria = {key: source.get(key) for key in journal.CRITERIA if key != "type"}
     criteria["doc_type"] = source.get("type")
+    for key, given in criteria.items():
+        if given is not None and not isinstance(given, str | int | float):
+            name = "type" if key == "doc_type" else key
+            raise AdminError(400, "invalid_filter", f"{name} must be a string or a number.")
     for key in ("http_status", "cxml_status"):
         value: Any = criteria[key]
         if value not in (None, ""):
@@ -195,7 +199,10 @@ def journal_find() -> Response:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise AdminError(400, "invalid_json", "The body must be a JSON object of criteria.")
-    limit, offset = int(data.get("limit", 50)), int(data.get("offset", 0))
+    try:
+        limit, offset = int(data.get("limit", 50)), int(data.get("offset", 0))
+    except (TypeError, ValueError, OverflowError) as exc:  # a list, NaN, Infinity
+        raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.") from exc
     items, total = journal.search(context().conn, **_journal_criteria(data), limit=min(limit, MAX_LIMIT), offset=offset)
     return _list(items, total)
 

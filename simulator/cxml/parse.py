@@ -2,12 +2,21 @@
 
 Safety: entities are never resolved, the DOCTYPE's DTD is never loaded or fetched, no network is
 touched, and bodies above a size limit are refused before parsing (protocol.md §10).
+
+Entity declarations are refused with cXML 406 (docs/security.md, "Hostile input"): a bounded scan of
+the prolog finds them before lxml sees the document, and lxml's own view of the internal subset
+(``docinfo.internalDTD``) is checked after parsing, so a declaration the scan missed is refused too.
+The one exception is a parameter entity whose value is plain text, as in the cXML specification's own
+sample (``<!ENTITY % SGML-help "INCLUDE">``): it only switches sections of the DTD, which is never
+loaded, so it is accepted and never expanded. General entities (even plain text), external entities
+(SYSTEM, PUBLIC, NDATA) and entities whose value holds markup or references are refused.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -23,6 +32,28 @@ _DOCTYPE_URL = re.compile(r"/(?P<version>\d+\.\d+\.\d+)/(?P<dtd>[A-Za-z]+)\.dtd\
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
+MAX_DEPTH = 256  # libxml2's nesting limit without XML_PARSE_HUGE: deeper documents are refused
+
+# UTF-16/32 bodies, by their byte-order mark or their first character "<" (XML 1.0, appendix F)
+_WIDE = (
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+)
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_DOCTYPE_STOP = re.compile(rb"[\"'\[>]")
+_SUBSET_TOKEN = re.compile(rb"<!--|<\?|<!ENTITY|[\"'\]]")
+_ENTITY_DECL = re.compile(
+    rb"<!ENTITY\s+(?P<pe>%\s+)?(?P<name>[^\s\"'%;<>&]+)\s+"
+    rb"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<external>(?:SYSTEM|PUBLIC)\b[^>]{0,200}))"
+)
+_NOT_PLAIN = re.compile(r"[&%<]")
+_LIBXML_POSITION = re.compile(r"\s*,\s*line \d+, column \d+$")  # the line is said once, up front
 
 
 def _parser() -> etree.XMLParser:
@@ -116,20 +147,27 @@ def parse_document(xml: bytes, *, charset: str | None = None, max_bytes: int = D
     data = xml[len(_BOM) :] if xml.startswith(_BOM) else xml
     if not data.strip():
         raise NotAcceptable("The request body is empty: expected a cXML document.")
+    allowed = _scan_prolog(data)
+    parser = _parser()
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as first:
-        recoded = _recode(data, charset)
+        # an encoding neither libxml2 nor Python knows is refused, not guessed at
+        unknown = str(first.msg).startswith("Unsupported encoding") and not _python_reads_declared(data)
+        recoded = None if unknown else _recode(data, charset)
         if recoded is None:
-            raise _syntax_error(first) from first
+            raise _syntax_error(first, data, charset) from first
+        parser = _parser()
         try:
-            root = etree.fromstring(recoded, _parser())
+            root = etree.fromstring(recoded, parser)
         except etree.XMLSyntaxError as second:
-            raise _syntax_error(second) from second
+            raise _syntax_error(second, data, charset) from second
         data = recoded
     if root is None:
         raise NotAcceptable("The request body holds no XML element.")
     docinfo = root.getroottree().docinfo
+    _check_declared_entities(docinfo.internalDTD, allowed)
+    _check_undeclared_references(parser.error_log)
     url = docinfo.system_url
     dtd_name = dtd_version = None
     if url:
@@ -144,6 +182,18 @@ def parse_document(xml: bytes, *, charset: str | None = None, max_bytes: int = D
         dtd_version=dtd_version,
         envelope_version=root.get("version"),
     )
+
+
+def _python_reads_declared(data: bytes) -> bool:
+    """Whether Python has a codec for the encoding the XML declaration names (libxml2 lacks "latin-1")."""
+    declared = _DECLARED_ENCODING.search(data[:200])
+    if declared is None:
+        return False
+    try:
+        codecs.lookup(declared.group(1).decode())
+    except LookupError:
+        return False
+    return True
 
 
 def _recode(data: bytes, charset: str | None) -> bytes | None:
@@ -164,7 +214,177 @@ def _recode(data: bytes, charset: str | None) -> bytes | None:
     return None
 
 
-def _syntax_error(exc: etree.XMLSyntaxError) -> NotAcceptable:
+def _prolog_bytes(data: bytes) -> bytes:
+    """The body as bytes an ASCII scan can read: UTF-16/32 decoded to UTF-8, anything else as it is."""
+    for mark, codec in _WIDE:
+        if data.startswith(mark):
+            return data.decode(codec, errors="replace").encode("utf-8")
+    return data
+
+
+def _scan_prolog(data: bytes) -> dict[str, str]:
+    """Refuse the entity declarations of the DOCTYPE's internal subset before parsing.
+
+    A bounded walk over the prolog (XML declaration, comments, processing instructions, the DOCTYPE)
+    that stops at the end of the internal subset or at the first thing that is none of these; it
+    reads declarations only as far as their name and value. Returns the plain-text parameter
+    entities it accepts (name → value), which the check after parsing expects to find.
+    """
+    text = _prolog_bytes(data)
+    pos = 0
+    while True:
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # [ \t\r\n]* always matches
+        if text.startswith(b"<?", pos):
+            end, closing = text.find(b"?>", pos + 2), 2
+        elif text.startswith(b"<!--", pos):
+            end, closing = text.find(b"-->", pos + 4), 3
+        elif text.startswith(b"<!DOCTYPE", pos):
+            break
+        else:
+            return {}
+        if end < 0:
+            return {}
+        pos = end + closing
+    # the DOCTYPE's name and external id, up to "[" (an internal subset) or ">" (none)
+    pos += len(b"<!DOCTYPE")
+    while True:
+        stop = _DOCTYPE_STOP.search(text, pos)
+        if stop is None or stop.group() == b">":
+            return {}
+        if stop.group() == b"[":
+            break
+        pos = _after_quote(text, stop.start())
+        if pos < 0:
+            return {}
+    return _scan_subset(text, stop.end())
+
+
+def _after_quote(text: bytes, start: int) -> int:
+    """The position after the literal that starts with a quote at ``start`` (-1: never closed)."""
+    end = text.find(text[start : start + 1], start + 1)
+    return end + 1 if end >= 0 else -1
+
+
+def _scan_subset(text: bytes, pos: int) -> dict[str, str]:
+    allowed: dict[str, str] = {}
+    while True:
+        token = _SUBSET_TOKEN.search(text, pos)
+        if token is None or token.group() == b"]":
+            return allowed
+        kind = token.group()
+        if kind == b"<!--":
+            end = text.find(b"-->", token.end())
+            pos = end + 3 if end >= 0 else -1
+        elif kind == b"<?":
+            end = text.find(b"?>", token.end())
+            pos = end + 2 if end >= 0 else -1
+        elif kind in (b'"', b"'"):
+            pos = _after_quote(text, token.start())
+        else:
+            name, value = _entity_declaration(text, token.start())
+            allowed[name] = value
+            pos = token.start() + len(b"<!ENTITY")
+        if pos < 0:
+            return allowed
+
+
+def _entity_declaration(text: bytes, start: int) -> tuple[str, str]:
+    """The name and value of an acceptable entity declaration at ``start``; any other is refused."""
+    decl = _ENTITY_DECL.match(text, start)
+    if decl is None:
+        excerpt = text[start : start + 60].decode("utf-8", errors="replace")
+        raise NotAcceptable(
+            f"The request's DOCTYPE declares an entity the simulator cannot read ({excerpt!r}…): entity "
+            "declarations are refused. Remove the internal subset [ … ] from the DOCTYPE."
+        )
+    name = decl.group("name").decode("utf-8", errors="replace")
+    if decl.group("external"):
+        raise NotAcceptable(
+            f"The request's DOCTYPE declares the external entity '{name}' ({_external_id(decl.group('external'))}): "
+            "the simulator never reads files or fetches URLs named in a document, and refuses external "
+            "entities. Remove the declaration from the DOCTYPE."
+        )
+    raw = decl.group("dq") if decl.group("dq") is not None else decl.group("sq")
+    value = raw.decode("utf-8", errors="replace")
+    if not decl.group("pe"):
+        raise _general_entity(name)
+    if _NOT_PLAIN.search(value):
+        raise _unplain_parameter_entity(name)
+    return name, value
+
+
+def _external_id(raw: bytes) -> str:
+    return " ".join(raw.decode("utf-8", errors="replace").split())
+
+
+def _general_entity(name: str) -> NotAcceptable:
+    return NotAcceptable(
+        f"The request's DOCTYPE declares the entity '{name}': the simulator refuses entity declarations "
+        "(they are how XML bombs and external-entity attacks work, and cXML needs none). Write the text "
+        "itself where the entity is used, and remove the internal subset [ … ] from the DOCTYPE."
+    )
+
+
+def _unplain_parameter_entity(name: str) -> NotAcceptable:
+    return NotAcceptable(
+        f"The request's DOCTYPE declares the parameter entity '{name}' with a value that holds markup or "
+        "references (&, %, <): the simulator accepts only plain-text parameter entities, such as the cXML "
+        'specification\'s <!ENTITY % SGML-help "INCLUDE">, and never expands them. Remove the declaration.'
+    )
+
+
+def _check_declared_entities(dtd: etree.DTD | None, allowed: dict[str, str]) -> None:
+    """After parsing: every entity lxml saw in the internal subset must be one the scan accepted."""
+    if dtd is None:
+        return
+    for entity in dtd.iterentities():
+        name = str(entity.name)
+        if entity.system_url is not None:
+            raise NotAcceptable(
+                f"The request's DOCTYPE declares the external entity '{name}' ({entity.system_url}): the "
+                "simulator never reads files or fetches URLs named in a document, and refuses external "
+                "entities. Remove the declaration from the DOCTYPE."
+            )
+        if allowed.get(name) != entity.orig:
+            raise _general_entity(name)
+
+
+def _check_undeclared_references(log: etree._ListErrorLog) -> None:
+    """A reference to an entity the document does not declare (possible with an external DTD, which is
+    never loaded) would silently lose its text: refused, with the line."""
+    for entry in log:
+        if entry.type_name == "WAR_UNDECLARED_ENTITY":
+            raise NotAcceptable(
+                f"The request refers to an entity it does not declare (line {entry.line}: {entry.message}): "
+                "the simulator never loads the DTD, so it cannot know the entity's text. Write the text itself "
+                "(only &amp; &lt; &gt; &quot; &apos; and character references such as &#233; are understood)."
+            )
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, data: bytes, charset: str | None) -> NotAcceptable:
     line = exc.lineno or (exc.position[0] if exc.position else 0)
-    message = str(exc.msg if hasattr(exc, "msg") else exc).strip()
+    message = _LIBXML_POSITION.sub("", " ".join(str(exc.msg if hasattr(exc, "msg") else exc).split()))
+    if message.startswith("Excessive depth in document"):
+        return NotAcceptable(
+            f"The request nests elements more than {MAX_DEPTH} levels deep (line {line}): the simulator "
+            "refuses such documents; a cXML document needs far fewer levels."
+        )
+    if "entity amplification" in message or "entity reference loop" in message:
+        return NotAcceptable(
+            f"The request's entities would expand without bound (line {line}: {message.split(',')[0]}): "
+            "the simulator refuses entity declarations. Remove the internal subset [ … ] from the DOCTYPE."
+        )
+    if message.startswith("Unsupported encoding"):
+        return NotAcceptable(
+            f"The request is in a character encoding the simulator cannot read ({message.split(',')[0].strip()}): "
+            "send UTF-8 (or UTF-16, ISO-8859-1, Windows-1252), and say which in <?xml … encoding=…?>."
+        )
+    if message.startswith("Invalid bytes in character encoding"):
+        declared = _DECLARED_ENCODING.search(data[:200])
+        said = charset or (declared.group(1).decode() if declared else "UTF-8")
+        return NotAcceptable(
+            f"The request is not valid {said} text (line {line}): it holds a byte sequence that is not "
+            f"{said}, and it does not read as Windows-1252 either. Send UTF-8, or declare the encoding the "
+            "body is really in (<?xml … encoding=…?> or the HTTP charset)."
+        )
     return NotAcceptable(f"The request is not well-formed XML (line {line}): {message}")
