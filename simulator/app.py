@@ -72,6 +72,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     from .demo_buyer import bp as demo_buyer_bp  # demo buyer
     from .oagis.routes import bp as oagis_bp  # OAGIS purchase orders (a simulator extension)
     from .oci.routes import bp as oci_bp  # OCI
+    from .operator import init_app as init_operator
     from .orders.routes import bp as orders_bp
     from .punchout.routes import bp as punchout_bp
     from .security import init_app as init_security
@@ -91,6 +92,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.register_blueprint(oci_bp)  # OCI: GET|POST /oci, POST /__admin/oci/sessions
     app.register_blueprint(oagis_bp)  # OAGIS purchase orders (a simulator extension)
     register_error_handlers(app)
+    init_operator(app)  # with --admin-token, the console and the demo buyer need it too
     init_security(app)  # CSRF tokens on the browser forms, CSP and the other security headers
     app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:

@@ -45,7 +45,7 @@ from .punchout.routes import SHOP_COOKIE
 CSRF_FIELD = "csrf_token"
 SEED_COOKIE = "punchout_sim_csrf"
 META_ROW = "csrf_secret"  # the key of the row of table meta that holds the HMAC key
-PROTECTED_BLUEPRINTS = frozenset({"shop", "console", "demo_buyer"})
+PROTECTED_BLUEPRINTS = frozenset({"shop", "console", "demo_buyer", "operator"})  # operator: the console sign-in
 EXEMPT_ENDPOINTS = frozenset(
     {
         "demo_buyer.punchout_return",  # the demo buyer's BrowserFormPost URL: cross-origin by design

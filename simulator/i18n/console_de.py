@@ -1,6 +1,20 @@
 """German texts of the console pages (English text → German)."""
 
 GERMAN: dict[str, str] = {
+    # --- operator sign-in (operator.py) ---
+    "Sign in": "Anmelden",
+    "Sign in first: this simulator was started with an admin token.": (
+        "Bitte zuerst anmelden: Dieser Simulator wurde mit einem Admin-Token gestartet."
+    ),
+    "That is not the admin token this simulator was started with.": (
+        "Das ist nicht das Admin-Token, mit dem dieser Simulator gestartet wurde."
+    ),
+    "The console and the demo buyer need the admin token this simulator was started with (--admin-token or PUNCHOUT_SIM_ADMIN_TOKEN).": (
+        "Konsole und Demo-Einkäufer brauchen das Admin-Token, mit dem dieser Simulator gestartet wurde "
+        "(--admin-token oder PUNCHOUT_SIM_ADMIN_TOKEN)."
+    ),
+    "Admin token": "Admin-Token",
+    "Sign out": "Abmelden",
     # --- console: navigation, accounts, scenarios, emails (console/accounts.py, scenarios.py, emails.py) ---
     "Console": "Konsole",
     "Console sections": "Bereiche der Konsole",
