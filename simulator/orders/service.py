@@ -49,13 +49,15 @@ def ship_to_problem(order: OrderRequest) -> str | None:
     return None
 
 
-def _quote(ctx: Context, aux_id: str) -> tuple[str, Decimal, datetime, str] | None:
+def _quote(ctx: Context, aux_id: str, account_id: str) -> tuple[str, Decimal, datetime, str] | None:
+    """The quote behind a SupplierPartAuxiliaryID issued to a session of this account (another
+    account's quote neither holds a price nor names a user for this buyer)."""
     if not aux_id:
         return None
     row = ctx.conn.execute(
         "SELECT q.asin, q.unit_price, q.created_at, s.email FROM quotes q LEFT JOIN sessions s ON s.id = q.session_id"
-        " WHERE q.aux_id = ?",
-        (aux_id.strip(),),
+        " WHERE q.aux_id = ? AND q.account_id = ?",
+        (aux_id.strip(), account_id),
     ).fetchone()
     if row is None:
         return None
@@ -84,7 +86,7 @@ def _inputs(
     locale = account.setting("locale")
     email = order.extrinsic("UserEmail") or ""
     lines = []
-    quotes = [_quote(ctx, line.supplier_part_auxiliary_id) for line in order.lines]
+    quotes = [_quote(ctx, line.supplier_part_auxiliary_id, account.id) for line in order.lines]
     asins = [quote[0] if quote else line.supplier_part_id for line, quote in zip(order.lines, quotes, strict=True)]
     products = get_products(ctx.conn, [asin for asin in asins if asin], locale)  # one query for every line
     for line, quote, asin in zip(order.lines, quotes, asins, strict=True):

@@ -189,10 +189,12 @@ def return_fields(xml: bytes, encoding: str) -> tuple[dict[str, str], str]:
     return {"cxml-urlencoded": text}, "application/x-www-form-urlencoded"
 
 
-def quoted_line(ctx: Context, aux_id: str) -> tuple[str, int, Decimal] | None:
-    """The ASIN, quantity and unit price quoted under a SupplierPartAuxiliaryID, if we issued it."""
+def quoted_line(ctx: Context, aux_id: str, account_id: str) -> tuple[str, int, Decimal] | None:
+    """The ASIN, quantity and unit price quoted under a SupplierPartAuxiliaryID, if we issued it to a
+    session of this account (another account's quote is not this buyer's to restore)."""
     row = ctx.conn.execute(
-        "SELECT asin, quantity, unit_price FROM quotes WHERE aux_id = ?", (aux_id.strip(),)
+        "SELECT asin, quantity, unit_price FROM quotes WHERE aux_id = ? AND account_id = ?",
+        (aux_id.strip(), account_id),
     ).fetchone()
     if row is None:
         return None

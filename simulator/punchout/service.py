@@ -121,7 +121,11 @@ def _restore_cart(ctx: Context, exchange: Exchange, session: sessions.Session, i
     lines: list[tuple[str, int, Decimal | None]] = []
     for position, item in enumerate(items, start=1):
         quantity = max(1, math.ceil(item.quantity))
-        quoted = quoted_line(ctx, item.supplier_part_auxiliary_id) if item.supplier_part_auxiliary_id else None
+        quoted = (
+            quoted_line(ctx, item.supplier_part_auxiliary_id, session.account_id)
+            if item.supplier_part_auxiliary_id
+            else None
+        )
         if quoted is not None:
             lines.append((quoted[0], quantity, quoted[2]))
             continue
