@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test fuzz lint typecheck check-chromium bench check-wrk clean
+.PHONY: run test fuzz lint typecheck check-chromium bench check-wrk soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ check-wrk:
 bench: $(STAMP) check-wrk
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-columns=mean,median,ops,rounds
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
+
+# A bounded soak of the real server on loopback: 4 workers, shoppers, setup requests and orders,
+# deliveries to a flaky buyer; 10 minutes unless SOAK_ARGS says otherwise (e.g. "--minutes 2").
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
