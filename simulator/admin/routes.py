@@ -56,7 +56,11 @@ def reset_all() -> Response:
     parts = None
     if isinstance(data, dict) and "parts" in data:
         parts = data["parts"]
-        if not isinstance(parts, list) or not parts or any(p not in reset.PARTS for p in parts):
+        if (
+            not isinstance(parts, list)
+            or not parts
+            or any(not isinstance(p, str) or p not in reset.PARTS for p in parts)
+        ):
             raise AdminError(400, "invalid_parts", f"parts must be a list of {', '.join(reset.PARTS)}.")
     ctx = context()
     done = reset.reset(ctx.conn, ctx.config, parts)
@@ -157,6 +161,11 @@ def create_user(account_id: str) -> tuple[Response, int]:
     return jsonify(user.to_json()), 201
 
 
+def _sqlite_sized(value: str | int | float) -> bool:
+    """Whether SQLite can take the value as a parameter (its integers are 64-bit)."""
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
 def _journal_criteria(source: dict[str, Any]) -> dict[str, Any]:
     unknown = set(source) - set(journal.CRITERIA) - {"limit", "offset"}
     if unknown:
@@ -171,9 +180,11 @@ def _journal_criteria(source: dict[str, Any]) -> dict[str, Any]:
     criteria = {key: source.get(key) for key in journal.CRITERIA if key != "type"}
     criteria["doc_type"] = source.get("type")
     for key, given in criteria.items():
-        if given is not None and not isinstance(given, str | int | float):
+        if given is not None and (not isinstance(given, str | int | float) or not _sqlite_sized(given)):
             name = "type" if key == "doc_type" else key
-            raise AdminError(400, "invalid_filter", f"{name} must be a string or a number.")
+            raise AdminError(400, "invalid_filter", f"{name} must be a string or a 64-bit number.")
+        if key in ("since", "until") and given is not None and not isinstance(given, str):
+            raise AdminError(400, "invalid_time", f"{key} must be an ISO 8601 time with an offset, as a string.")
     for key in ("http_status", "cxml_status"):
         value: Any = criteria[key]
         if value not in (None, ""):
@@ -203,6 +214,8 @@ def journal_find() -> Response:
         limit, offset = int(data.get("limit", 50)), int(data.get("offset", 0))
     except (TypeError, ValueError, OverflowError) as exc:  # a list, NaN, Infinity
         raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.") from exc
+    if not (_sqlite_sized(limit) and _sqlite_sized(offset)):
+        raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.")
     items, total = journal.search(context().conn, **_journal_criteria(data), limit=min(limit, MAX_LIMIT), offset=offset)
     return _list(items, total)
 

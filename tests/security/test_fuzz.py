@@ -21,7 +21,7 @@ import json
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import parse_qs, quote_plus, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
@@ -36,7 +36,7 @@ from simulator.config import Config
 from simulator.cxml.validate import DtdRegistry
 
 from ..conftest import TEST_CATALOG_SIZE
-from ..helpers import assert_valid, order_request, setup_request, start_url, status_of
+from ..helpers import assert_valid, order_request, setup_request, shop_token, start_url, status_of
 
 HERE = Path(__file__).parent
 OAGIS_SAMPLE = (HERE.parent / "data" / "oagis" / "process-purchase-order.xml").read_bytes()
@@ -365,10 +365,14 @@ def shop_client(tmp_path_factory: pytest.TempPathFactory, template_data_dir: Pat
     return _app_client(tmp_path_factory, template_data_dir, dtd_dir)
 
 
-def _open_shop(client: FlaskClient, operation: str) -> None:
+def _open_shop(client: FlaskClient, operation: str) -> dict[str, str]:
+    """A new shop session: its ``sid`` and CSRF token, which a real form carries."""
     items = [{"asin": "B0TESTBACK", "quantity": 1}] if operation == "edit" else None
     answer = client.post("/punchout", data=setup_request(operation=operation, items_out=items), content_type="text/xml")
-    assert client.get(start_url(answer.data)).status_code == 303  # the shop's cookie is set
+    opened = client.get(start_url(answer.data))
+    assert opened.status_code == 303  # the shop's cookie is set
+    sid = parse_qs(urlsplit(opened.headers["Location"]).query)["sid"][0]
+    return {"sid": sid, "csrf_token": shop_token(client, sid)}
 
 
 SHOP_FORMS = ["/shop/cart/add", "/shop/cart/update", "/shop/cart/remove", "/shop/checkout",
@@ -380,18 +384,26 @@ SHOP_VALUES = st.one_of(TEXT, st.sampled_from(["B0TESTBACK", "B0TESTPART", "1", 
 @given(
     operation=st.sampled_from(["create", "edit"]),
     steps=st.lists(
-        st.tuples(st.sampled_from(SHOP_FORMS), st.lists(st.tuples(st.sampled_from(SHOP_FIELDS), SHOP_VALUES))),
+        st.tuples(
+            st.sampled_from(SHOP_FORMS),
+            st.lists(st.tuples(st.sampled_from(SHOP_FIELDS), SHOP_VALUES)),
+            st.sampled_from([False, False, False, True]),
+        ),
         min_size=1,
         max_size=4,
     ),
     query=TEXT,
 )
 def test_shop_forms_never_fail(
-    operation: str, steps: list[tuple[str, list[tuple[str, str]]]], query: str, shop_client: FlaskClient
+    operation: str, steps: list[tuple[str, list[tuple[str, str]], bool]], query: str, shop_client: FlaskClient
 ) -> None:
-    _open_shop(shop_client, operation)
-    for path, fields in steps:
-        response = shop_client.post(path, data=MultiDict(fields))
+    genuine = _open_shop(shop_client, operation)
+    for path, fields, forged in steps:
+        form = MultiDict(fields)
+        if not forged:  # most posts come from the shop's own forms; some without sid and token
+            for name, value in genuine.items():
+                form.setlist(name, [value])
+        response = shop_client.post(path, data=form)
         assert response.status_code < 500, (path, fields, response.data[:500])
         assert b"Traceback" not in response.data
     for path in (f"/shop/search?q={quote_plus(query)}", f"/shop/product/{quote_plus(query) or 'x'}", "/shop/cart"):
@@ -435,12 +447,17 @@ def test_the_clock_cannot_be_moved_out_of_the_calendar(seconds: str, admin_clien
         (b'{"limit": Infinity}', "limit and offset must be whole numbers."),
         (b'{"offset": NaN}', "limit and offset must be whole numbers."),
         (b'{"limit": [1]}', "limit and offset must be whole numbers."),
-        (b'{"contains": {"a": 1}}', "contains must be a string or a number."),
-        (b'{"account_id": ["demo"]}', "account_id must be a string or a number."),
+        (b'{"offset": 9223372036854775808}', "limit and offset must be whole numbers."),
+        (b'{"limit": -9223372036854775809}', "limit and offset must be whole numbers."),
+        (b'{"contains": {"a": 1}}', "contains must be a string or a 64-bit number."),
+        (b'{"account_id": ["demo"]}', "account_id must be a string or a 64-bit number."),
+        (b'{"type": 9223372036854775808}', "type must be a string or a 64-bit number."),
+        (b'{"since": 1.0}', "since must be an ISO 8601 time with an offset, as a string."),
     ],
 )
 def test_journal_find_refuses_what_it_cannot_search_by(body: bytes, message: str, admin_client: FlaskClient) -> None:
     """Found by the admin property: these were answered 500 (OverflowError, ValueError, TypeError)."""
+    # (a 64-bit overflow is an OverflowError when SQLite binds the parameter)
     answer = admin_client.post("/__admin/journal/find", data=body, content_type="application/json")
     assert (answer.status_code, answer.get_json()["message"]) == (400, message)
     counted = admin_client.post("/__admin/journal/count", data=body, content_type="application/json")
@@ -448,3 +465,12 @@ def test_journal_find_refuses_what_it_cannot_search_by(body: bytes, message: str
         assert counted.status_code == 200 and isinstance(counted.get_json()["count"], int)
     else:
         assert (counted.status_code, counted.get_json()["message"]) == (400, message)
+
+
+@pytest.mark.parametrize("parts", [[[]], [{"journal": 1}], [1], "journal", []])
+def test_reset_refuses_parts_it_does_not_know(parts: Any, admin_client: FlaskClient) -> None:
+    """Found by the admin property: a list or an object among the parts was answered 500 (unhashable)."""
+    answer = admin_client.post("/__admin/reset", json={"parts": parts})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid_parts"
+    assert answer.get_json()["message"].startswith("parts must be a list of ")

@@ -390,8 +390,12 @@ def test_a_one_megabyte_attribute_over_a_small_limit_gets_413(
 ) -> None:
     xml = setup_request().replace(b"<BuyerCookie>", b'<BuyerCookie junk="' + b"j" * (1 << 20) + b'">')
     answer = post(small_limit_client, "/punchout", xml)
-    code, text, _ = assert_cxml_answer(answer, dtds, http=413)
-    assert (code, text) == (413, "Request Entity Too Large")
+    assert assert_cxml_answer(answer, dtds, http=413) == (
+        413,
+        "Request Entity Too Large",
+        "The request body is larger than 4096 bytes, the most this simulator accepts "
+        "(set --max-body-bytes or PUNCHOUT_SIM_MAX_BODY_BYTES to change it).",
+    )
 
 
 def test_the_check_after_parsing_refuses_what_the_scan_did_not_see() -> None:
