@@ -116,6 +116,10 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE INDEX IF NOT EXISTS journal_created ON journal (created_at);
 CREATE INDEX IF NOT EXISTS journal_type ON journal (doc_type, id);
 CREATE INDEX IF NOT EXISTS journal_account ON journal (account_id, id);
+CREATE INDEX IF NOT EXISTS journal_payload ON journal (payload_id);
+CREATE INDEX IF NOT EXISTS journal_session ON journal (session_id, id);
+CREATE INDEX IF NOT EXISTS journal_unmatched ON journal (id)
+    WHERE direction = 'in' AND scenario IS NULL AND doc_type NOT IN ('unknown', 'Status');
 
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -305,6 +309,31 @@ def initialise(conn: sqlite3.Connection) -> None:
     )
 
 
+#: A list's total is counted up to this many rows; beyond, it says "at least" (Total.exact False),
+#: so that showing the first page of a million-row journal does not count a million rows.
+COUNT_LIMIT = 10_000
+
+
+class Total(int):
+    """A list's total: exact, or (``exact`` False) a lower bound, COUNT_LIMIT."""
+
+    exact: bool
+
+    def __new__(cls, value: int, exact: bool = True) -> Total:
+        total = super().__new__(cls, value)
+        total.exact = exact
+        return total
+
+
+def count_at_most(conn: sqlite3.Connection, sql_from_where: str, params: list[Any], limit: int = COUNT_LIMIT) -> Total:
+    """``SELECT count(*) <sql_from_where>``, but reading at most ``limit + 1`` rows."""
+    found = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 {sql_from_where} LIMIT ?)",  # noqa: S608
+        [*params, limit + 1],
+    ).fetchone()[0]
+    return Total(limit, exact=False) if found > limit else Total(found)
+
+
 def select_page(
     conn: sqlite3.Connection,
     table: str,
@@ -315,8 +344,9 @@ def select_page(
     limit: int,
     offset: int,
     conditions: list[tuple[str, Any]] | None = None,
-) -> tuple[list[sqlite3.Row], int]:
-    """One page of ``table`` where each non-empty filter column equals its value, and the total.
+) -> tuple[list[sqlite3.Row], Total]:
+    """One page of ``table`` where each non-empty filter column equals its value, and the total
+    (counted up to COUNT_LIMIT).
 
     ``conditions`` adds ``(sql, value)`` pairs such as ``("created_at >= ?", since)``. ``table``,
     ``columns``, ``order_by`` and the SQL of the conditions come from the code, never from a request.
@@ -330,7 +360,7 @@ def select_page(
             params.append(value)
     clause = " AND ".join(parts)
     where = f"WHERE {clause}" if clause else ""
-    total = conn.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]  # noqa: S608
+    total = count_at_most(conn, f"FROM {table} {where}", params)
     rows = conn.execute(
         f"SELECT {columns} FROM {table} {where} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
         [*params, limit, offset],

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import clock
-from .db import select_page, transaction
+from .db import Total, count_at_most, select_page, transaction
 from .errors import AdminError, NotFound
 
 MASK = "****"
@@ -116,6 +116,7 @@ CRITERIA = (
     "since",
     "until",
     "contains",
+    "before",
 )
 
 
@@ -134,36 +135,79 @@ def search(
     since: str | None = None,
     until: str | None = None,
     contains: str | None = None,
+    before: int | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[dict[str, Any]], Total]:
     """Entries newest first; every criterion given must hold (``since``/``until`` are ISO 8601 times,
-    ``contains`` a text the body contains)."""
+    ``contains`` a text the body contains, ``before`` an entry id: only older entries — the way to
+    page deep into a big journal). The total is counted up to db.COUNT_LIMIT.
+
+    ``contains`` reads bodies, so it looks at the newest CONTAINS_WINDOW entries (before ``before``
+    when given) and no further: a search of a million-row journal stays a bounded query.
+    """
+    criteria = {
+        "doc_type": doc_type,
+        "direction": direction,
+        "account_id": account_id,
+        "session_id": session_id,
+        "endpoint": endpoint,
+        "payload_id": payload_id,
+        "scenario": scenario,
+        "http_status": http_status,
+        "cxml_status": cxml_status,
+    }
+    conditions = _conditions(conn, since=since, until=until, contains=contains, before=before)
     rows, total = select_page(
         conn,
         "journal",
-        {
-            "doc_type": doc_type,
-            "direction": direction,
-            "account_id": account_id,
-            "session_id": session_id,
-            "endpoint": endpoint,
-            "payload_id": payload_id,
-            "scenario": scenario,
-            "http_status": http_status,
-            "cxml_status": cxml_status,
-        },
+        criteria,
         columns=_COLUMNS,
         order_by="id DESC",
         limit=limit,
         offset=offset,
-        conditions=[
-            ("created_at >= ?", _utc(since)),
-            ("created_at <= ?", _utc(until)),
-            ("instr(body, ?) > 0", contains),
-        ],
+        conditions=conditions,
     )
     return [_summary(r) for r in rows], total
+
+
+#: How many of the newest entries a ``contains`` search reads.
+CONTAINS_WINDOW = 50_000
+
+
+def _conditions(
+    conn: sqlite3.Connection, *, since: str | None, until: str | None, contains: str | None, before: int | None
+) -> list[tuple[str, Any]]:
+    conditions: list[tuple[str, Any]] = [
+        ("created_at >= ?", _utc(since)),
+        ("created_at <= ?", _utc(until)),
+        ("id < ?", before),
+    ]
+    if contains:
+        newest = before - 1 if before is not None else conn.execute("SELECT max(id) FROM journal").fetchone()[0]
+        conditions.append(("id > ?", (newest or 0) - CONTAINS_WINDOW))
+        conditions.append(("instr(body, ?) > 0", contains))
+    return conditions
+
+
+def count(conn: sqlite3.Connection, **criteria: Any) -> int:
+    """The exact number of entries meeting the criteria of :func:`search` (for verifications)."""
+    conditions = _conditions(
+        conn,
+        since=criteria.pop("since", None),
+        until=criteria.pop("until", None),
+        contains=criteria.pop("contains", None),
+        before=criteria.pop("before", None),
+    )
+    used = {column: value for column, value in criteria.items() if value is not None and value != ""}
+    parts = [f"{column} = ?" for column in used]
+    params = list(used.values())
+    for sql, value in conditions:
+        if value is not None and value != "":
+            parts.append(sql)
+            params.append(value)
+    where = f"WHERE {' AND '.join(parts)}" if parts else ""
+    return int(conn.execute(f"SELECT count(*) FROM journal {where}", params).fetchone()[0])  # noqa: S608
 
 
 def _utc(moment: str | None) -> str | None:
@@ -176,10 +220,10 @@ def _utc(moment: str | None) -> str | None:
         raise AdminError(400, "invalid_time", f"{moment!r} is not an ISO 8601 time with an offset.") from exc
 
 
-def unmatched(conn: sqlite3.Connection, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def unmatched(conn: sqlite3.Connection, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], Total]:
     """Inbound requests that no scenario rule matched, newest first, with their bodies."""
-    where = "direction = 'in' AND scenario IS NULL AND doc_type NOT IN ('unknown', 'Status')"
-    total = conn.execute(f"SELECT count(*) FROM journal WHERE {where}").fetchone()[0]  # noqa: S608
+    where = "direction = 'in' AND scenario IS NULL AND doc_type NOT IN ('unknown', 'Status')"  # index journal_unmatched
+    total = count_at_most(conn, f"FROM journal WHERE {where}", [])
     rows = conn.execute(
         f"SELECT {_COLUMNS}, body FROM journal WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
         (limit, offset),

@@ -38,7 +38,7 @@ import urllib3
 from . import clock, faults, journal
 from .cxml import deferred
 from .cxml.parse import parse_document
-from .db import connect, select_page, transaction
+from .db import Total, connect, select_page, transaction
 from .errors import AdminError, CxmlError, NotFound
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_lease ON outbox (status, lease_until);
 CREATE INDEX IF NOT EXISTS outbox_account ON outbox (account_id, id);
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (order_id, id);
+CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, id);
 
 CREATE TABLE IF NOT EXISTS delivery_attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -325,10 +326,12 @@ def list_items(
     order_id: str | None = None,
     status: str | None = None,
     doc_type: str | None = None,
+    before: int | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[OutboxItem], int]:
-    """One page of the outbox, newest first, and the total."""
+) -> tuple[list[OutboxItem], Total]:
+    """One page of the outbox, newest first (``before``: rows older than that id), and the total
+    (counted up to db.COUNT_LIMIT)."""
     rows, total = select_page(
         conn,
         "outbox",
@@ -337,6 +340,7 @@ def list_items(
         order_by="id DESC",
         limit=limit,
         offset=offset,
+        conditions=[("id < ?", before)],
     )
     return [_item(conn, r) for r in rows], total
 

@@ -34,7 +34,13 @@ PAGE = [_param("limit", kind="integer"), _param("offset", kind="integer")]
 JOURNAL_FILTERS = [
     _param(name)
     for name in ("type", "direction", "account_id", "session_id", "endpoint", "payload_id", "scenario", "contains")
-] + [_param("http_status", kind="integer"), _param("cxml_status", kind="integer"), _param("since"), _param("until")]
+] + [
+    _param("http_status", kind="integer"),
+    _param("cxml_status", kind="integer"),
+    _param("since"),
+    _param("until"),
+    _param("before", kind="integer"),
+]
 
 
 def _op(
@@ -215,7 +221,14 @@ def paths() -> dict[str, dict[str, Any]]:
             "get": _op(
                 "Documents to buyers",
                 "outbox",
-                params=[_param("status"), _param("type"), _param("account_id"), _param("order_id"), *PAGE],
+                params=[
+                    _param("status"),
+                    _param("type"),
+                    _param("account_id"),
+                    _param("order_id"),
+                    _param("before", kind="integer"),
+                    *PAGE,
+                ],
                 result=LIST,
                 errors=(400,),
             )
@@ -278,9 +291,12 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "PunchOut Simulator admin API",
             "version": __version__,
-            "description": "Everything the simulator's UI does, as JSON. Lists answer {items, total} and take "
-            "limit and offset; errors answer {error, message} with a 4xx. With --admin-token every route but "
-            "/__admin/health needs Authorization: Bearer <token>.",
+            "description": "Everything the simulator's UI does, as JSON. Lists answer {items, total, total_exact} "
+            "and take limit and offset (at most 10,000); a total above 10,000 is not counted further "
+            "(total_exact false). The journal and the outbox page deeper with before=<id>: each page "
+            "names the next in next_before. The journal's contains looks at its newest 50,000 entries "
+            "(before before=, when given). Errors answer {error, message} with a 4xx. With --admin-token "
+            "every route but /__admin/health needs Authorization: Bearer <token>.",
         },
         "paths": paths(),
         "components": {
@@ -288,7 +304,12 @@ def document() -> dict[str, Any]:
                 "List": {
                     "type": "object",
                     "required": ["items", "total"],
-                    "properties": {"items": {"type": "array", "items": {}}, "total": {"type": "integer"}},
+                    "properties": {
+                        "items": {"type": "array", "items": {}},
+                        "total": {"type": "integer"},
+                        "total_exact": {"type": "boolean"},
+                        "next_before": {"type": ["integer", "null"]},
+                    },
                 },
                 "Error": {
                     "type": "object",

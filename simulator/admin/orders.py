@@ -73,10 +73,29 @@ def list_outbox() -> Response:
         order_id=request.args.get("order_id"),
         status=status,
         doc_type=request.args.get("type"),
+        before=_before(),
         limit=limit,
         offset=offset,
     )
-    return jsonify({"items": [_outbox_json(i) for i in items], "total": total})
+    page = [_outbox_json(i) for i in items]
+    return jsonify(
+        {
+            "items": page,
+            "total": total,
+            "total_exact": total.exact,
+            "next_before": page[-1]["id"] if len(page) == limit else None,
+        }
+    )
+
+
+def _before() -> int | None:
+    value = request.args.get("before")
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise AdminError(400, "invalid_paging", "before must be an outbox id (a whole number).") from exc
 
 
 @bp.get("/outbox/<int:outbox_id>")

@@ -33,13 +33,33 @@ def page_args(default: int = 50) -> tuple[int, int]:
         offset = int(request.args.get("offset", 0))
     except ValueError as exc:
         raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.") from exc
+    return checked_page(limit, offset)
+
+
+#: Deeper pages are read with ``before`` (journal, outbox): an offset costs a row read per row skipped.
+MAX_OFFSET = 10_000
+
+
+def checked_page(limit: int, offset: int) -> tuple[int, int]:
     if not 1 <= limit <= MAX_LIMIT or offset < 0:
         raise AdminError(400, "invalid_paging", f"limit must be 1 to {MAX_LIMIT} and offset 0 or more.")
+    if offset > MAX_OFFSET:
+        raise AdminError(
+            400,
+            "invalid_paging",
+            f"offset is at most {MAX_OFFSET}. Page further with before=<next_before of the last page> "
+            "(the journal and the outbox), or narrow the list with its filters.",
+        )
     return limit, offset
 
 
-def _list(items: list[Any], total: int) -> Response:
-    return jsonify({"items": items, "total": total})
+def _list(items: list[Any], total: int, *, limit: int | None = None) -> Response:
+    """A page: its items, the total (exact, or ``total_exact`` false: at least that many), and for
+    lists in id order, ``next_before``: the ``before`` of the next page (null on the last one)."""
+    page: dict[str, Any] = {"items": items, "total": total, "total_exact": getattr(total, "exact", True)}
+    if limit is not None:
+        page["next_before"] = items[-1]["id"] if len(items) == limit else None
+    return jsonify(page)
 
 
 @bp.get("/health")
@@ -185,7 +205,7 @@ def _journal_criteria(source: dict[str, Any]) -> dict[str, Any]:
             raise AdminError(400, "invalid_filter", f"{name} must be a string or a 64-bit number.")
         if key in ("since", "until") and given is not None and not isinstance(given, str):
             raise AdminError(400, "invalid_time", f"{key} must be an ISO 8601 time with an offset, as a string.")
-    for key in ("http_status", "cxml_status"):
+    for key in ("http_status", "cxml_status", "before"):
         value: Any = criteria[key]
         if value not in (None, ""):
             try:
@@ -201,7 +221,7 @@ def journal_list() -> Response:
     items, total = journal.search(
         context().conn, **_journal_criteria(request.args.to_dict()), limit=limit, offset=offset
     )
-    return _list(items, total)
+    return _list(items, total, limit=limit)
 
 
 @bp.post("/journal/find")
@@ -216,8 +236,9 @@ def journal_find() -> Response:
         raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.") from exc
     if not (_sqlite_sized(limit) and _sqlite_sized(offset)):
         raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.")
-    items, total = journal.search(context().conn, **_journal_criteria(data), limit=min(limit, MAX_LIMIT), offset=offset)
-    return _list(items, total)
+    limit, offset = checked_page(min(limit, MAX_LIMIT), offset)
+    items, total = journal.search(context().conn, **_journal_criteria(data), limit=limit, offset=offset)
+    return _list(items, total, limit=limit)
 
 
 @bp.post("/journal/count")
@@ -225,8 +246,7 @@ def journal_count() -> Response:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise AdminError(400, "invalid_json", "The body must be a JSON object of criteria.")
-    _, total = journal.search(context().conn, **_journal_criteria(data), limit=1, offset=0)
-    return jsonify({"count": total})
+    return jsonify({"count": journal.count(context().conn, **_journal_criteria(data))})
 
 
 @bp.get("/journal/retention")

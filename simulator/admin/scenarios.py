@@ -137,4 +137,4 @@ def unmatched() -> Response:
         entry.pop("body", None)
         entry["nearest"] = engine.nearest(conn, facts) if facts is not None else []
         items.append(entry)
-    return jsonify({"items": items, "total": total})
+    return jsonify({"items": items, "total": total, "total_exact": total.exact})

@@ -1,0 +1,121 @@
+"""The journal and the outbox stay cheap to read as they grow: capped totals, keyset pages, a bounded
+``contains``, and an index behind every filter (bench/tables.py measures them at a million rows)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from simulator import db, journal
+
+BODY = "<cXML payloadID='x'><Request/></cXML>"
+
+
+def database(app: Flask) -> sqlite3.Connection:
+    return sqlite3.connect(app.config["SIMULATOR"].database_path)
+
+
+def fill_journal(app: Flask, count: int, *, marked: int | None = None) -> None:
+    """``count`` inbound entries; entry number ``marked`` (0 = oldest) has NEEDLE in its body."""
+    with database(app) as conn:
+        conn.executemany(
+            "INSERT INTO journal (direction, doc_type, account_id, session_id, endpoint, payload_id, body, created_at)"
+            " VALUES ('in', 'PunchOutSetupRequest', 'demo', ?, '/punchout', ?, ?, '2026-01-01T00:00:00.000+00:00')",
+            (
+                (f"sess_{n % 7}", f"fill-{n}@buyer.test", BODY + ("NEEDLE" if n == marked else ""))
+                for n in range(count)
+            ),
+        )
+
+
+def fill_outbox(app: Flask, count: int) -> None:
+    with database(app) as conn:
+        conn.executemany(
+            "INSERT INTO outbox (account_id, doc_type, payload_id, url, status, due_at, next_attempt_at, created_at,"
+            " updated_at, body) VALUES ('demo', 'ConfirmationRequest', ?, 'http://127.0.0.1:9/', ?, 'x', 'x', 'x',"
+            " 'x', x'00')",
+            ((f"doc-{n}@amazon.com", "failed" if n % 2 else "delivered") for n in range(count)),
+        )
+
+
+def test_a_total_beyond_the_count_limit_is_a_lower_bound_but_count_is_exact(app: Flask, client: FlaskClient) -> None:
+    fill_journal(app, db.COUNT_LIMIT + 3)
+    page = client.get("/__admin/journal?limit=5").get_json()
+    assert (page["total"], page["total_exact"]) == (db.COUNT_LIMIT, False)
+    narrow = client.get("/__admin/journal?payload_id=fill-9@buyer.test").get_json()
+    assert (narrow["total"], narrow["total_exact"]) == (1, True)
+    counted = client.post("/__admin/journal/count", json={"type": "PunchOutSetupRequest"}).get_json()
+    assert counted == {"count": db.COUNT_LIMIT + 3}
+    assert "Entries: 10000+" in client.get("/console/journal").get_data(as_text=True)
+
+
+def test_before_pages_through_the_journal_without_gaps_or_repeats(app: Flask, client: FlaskClient) -> None:
+    fill_journal(app, 123)
+    seen: list[int] = []
+    url = "/__admin/journal?limit=50"
+    while True:
+        page = client.get(url).get_json()
+        seen.extend(item["id"] for item in page["items"])
+        if page["next_before"] is None:
+            break
+        url = f"/__admin/journal?limit=50&before={page['next_before']}"
+    assert len(seen) == 123 and seen == sorted(seen, reverse=True) and len(set(seen)) == 123
+
+
+def test_before_pages_through_the_outbox(app: Flask, client: FlaskClient) -> None:
+    fill_outbox(app, 30)
+    first = client.get("/__admin/outbox?status=failed&limit=10").get_json()
+    second = client.get(f"/__admin/outbox?status=failed&limit=10&before={first['next_before']}").get_json()
+    ids = [i["id"] for i in first["items"] + second["items"]]
+    assert len(ids) == 15 and ids == sorted(ids, reverse=True)
+    assert second["next_before"] is None
+    assert all(i["status"] == "failed" for i in first["items"] + second["items"])
+    bad = client.get("/__admin/outbox?before=soon")
+    assert bad.status_code == 400
+    assert bad.get_json()["message"] == "before must be an outbox id (a whole number)."
+
+
+def test_deep_offsets_are_refused_with_the_way_to_page_further(client: FlaskClient) -> None:
+    answer = client.get("/__admin/journal?offset=10001")
+    assert answer.status_code == 400
+    assert answer.get_json() == {
+        "error": "invalid_paging",
+        "message": "offset is at most 10000. Page further with before=<next_before of the last page> "
+        "(the journal and the outbox), or narrow the list with its filters.",
+    }
+    assert client.get("/__admin/journal?offset=10000").status_code == 200
+
+
+def test_contains_reads_only_the_newest_window(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal, "CONTAINS_WINDOW", 100)
+    fill_journal(app, 300, marked=10)
+    assert client.get("/__admin/journal?contains=NEEDLE").get_json()["items"] == []
+    with database(app) as conn:
+        needle_id = conn.execute("SELECT id FROM journal WHERE instr(body, 'NEEDLE') > 0").fetchone()[0]
+    found = client.get(f"/__admin/journal?contains=NEEDLE&before={needle_id + 50}").get_json()
+    assert [i["id"] for i in found["items"]] == [needle_id]
+
+
+@pytest.mark.parametrize(
+    ("sql", "index"),
+    [
+        ("SELECT id FROM journal WHERE payload_id = 'p' ORDER BY id DESC LIMIT 50", "journal_payload"),
+        ("SELECT id FROM journal WHERE session_id = 's' ORDER BY id DESC LIMIT 50", "journal_session"),
+        ("SELECT id FROM journal WHERE doc_type = 't' ORDER BY id DESC LIMIT 50", "journal_type"),
+        ("SELECT id FROM journal WHERE account_id = 'a' ORDER BY id DESC LIMIT 50", "journal_account"),
+        (
+            "SELECT id FROM journal WHERE direction = 'in' AND scenario IS NULL"
+            " AND doc_type NOT IN ('unknown', 'Status') ORDER BY id DESC LIMIT 50",
+            "journal_unmatched",
+        ),
+        ("SELECT id FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT 50", "outbox_status"),
+        ("SELECT id FROM outbox WHERE account_id = 'a' ORDER BY id DESC LIMIT 50", "outbox_account"),
+    ],
+)
+def test_every_list_filter_reads_through_an_index(app: Flask, sql: str, index: str) -> None:
+    with database(app) as conn:
+        plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
