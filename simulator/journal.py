@@ -172,7 +172,7 @@ def search(
 
 
 #: How many of the newest entries a ``contains`` search reads.
-CONTAINS_WINDOW = 50_000
+CONTAINS_WINDOW = 10_000
 
 
 def _conditions(

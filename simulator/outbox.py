@@ -493,25 +493,25 @@ def _deliver_one(
 def _claim(
     conn: sqlite3.Connection, worker_id: str, *, lease_seconds: float, only_id: int | None = None
 ) -> _Claim | None:
-    """Atomically take the next due row for this worker, or None when nothing is due."""
+    """Atomically take the next due row for this worker, or None when nothing is due.
+
+    Whether anything is due is read first without the write lock: the dispatcher of every worker
+    asks twice a second, and most of the time the answer is no.
+    """
+    if _next_due(conn, clock.timestamp(), only_id) is None:
+        return None
     with transaction(conn):
         while True:
             now = clock.now()
             stamp = clock.timestamp(now)
-            row = conn.execute(
-                "SELECT id, account_id, doc_type, payload_id, url, status, attempts, locked_by, lease_until, body,"
-                " recipe"
-                " FROM outbox WHERE url IS NOT NULL AND ((status = 'pending' AND next_attempt_at <= ?)"
-                " OR (status = 'sending' AND lease_until <= ?)) AND (? IS NULL OR id = ?)"
-                " ORDER BY next_attempt_at, id LIMIT 1",
-                (stamp, stamp, only_id, only_id),
-            ).fetchone()
+            row = _next_due(conn, stamp, only_id)
             if row is None:
                 return None
             if row["status"] == "sending" and _interrupted(conn, row, stamp):
                 continue  # that row is dead now; look for another
+            stored = conn.execute("SELECT body, recipe FROM outbox WHERE id = ?", (row["id"],)).fetchone()
             try:
-                body = built_body(conn, row["id"], row["body"], row["recipe"])
+                body = built_body(conn, row["id"], stored["body"], stored["recipe"])
             except Exception as exc:  # a recipe that cannot be built is never sendable
                 log.exception("could not build outbox row %s", row["id"])
                 conn.execute(
@@ -539,6 +539,36 @@ def _claim(
                 at=stamp,
                 body=body,
             )
+
+
+_DUE_COLUMNS = "id, account_id, doc_type, payload_id, url, status, attempts, locked_by, lease_until, next_attempt_at"
+
+
+def _next_due(conn: sqlite3.Connection, stamp: str, only_id: int | None) -> sqlite3.Row | None:
+    """The next row to send: pending and due, or sending with an expired lease; earliest first.
+
+    Two queries, one per index (outbox_due, outbox_lease), instead of one with an OR that reads the
+    whole table: the outbox keeps every delivered document, so it grows to millions of rows.
+    """
+    if only_id is not None:
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT {_DUE_COLUMNS} FROM outbox WHERE id = ? AND url IS NOT NULL"  # noqa: S608
+            " AND ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?))",
+            (only_id, stamp, stamp),
+        ).fetchone()
+        return row
+    pending = conn.execute(
+        f"SELECT {_DUE_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"  # noqa: S608
+        " AND url IS NOT NULL ORDER BY next_attempt_at, id LIMIT 1",
+        (stamp,),
+    ).fetchone()
+    stale = conn.execute(
+        f"SELECT {_DUE_COLUMNS} FROM outbox WHERE status = 'sending' AND lease_until <= ?"  # noqa: S608
+        " AND url IS NOT NULL ORDER BY next_attempt_at, id LIMIT 1",
+        (stamp,),
+    ).fetchone()
+    found = [r for r in (pending, stale) if r is not None]
+    return min(found, key=lambda r: (r["next_attempt_at"], r["id"])) if found else None
 
 
 def _interrupted(conn: sqlite3.Connection, row: sqlite3.Row, stamp: str) -> bool:

@@ -294,7 +294,7 @@ def document() -> dict[str, Any]:
             "description": "Everything the simulator's UI does, as JSON. Lists answer {items, total, total_exact} "
             "and take limit and offset (at most 10,000); a total above 10,000 is not counted further "
             "(total_exact false). The journal and the outbox page deeper with before=<id>: each page "
-            "names the next in next_before. The journal's contains looks at its newest 50,000 entries "
+            "names the next in next_before. The journal's contains looks at its newest 10,000 entries "
             "(before before=, when given). Errors answer {error, message} with a 4xx. With --admin-token "
             "every route but /__admin/health needs Authorization: Bearer <token>.",
         },
