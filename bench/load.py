@@ -64,6 +64,24 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path | None) -> di
     return result
 
 
+def worker_rss_mb(master: int) -> list[float]:
+    """Resident size of each gunicorn worker (the children of the server process), in MB."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return []
+    sizes = []
+    for child in children:
+        try:
+            status = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if found:
+            sizes.append(int(found.group(1)) / 1024)
+    return sorted(sizes)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
@@ -110,11 +128,15 @@ def main() -> int:
             path = data / f"{name}.lua"
             path.write_text(LUA_POST % body)
             scripts[name] = path
-        results = {
-            "health": run_wrk(f"{base}/__admin/health", args.seconds, args.connections, None),
-            "setup": run_wrk(f"{base}/punchout", args.seconds, args.connections, scripts["setup"]),
-            "order": run_wrk(f"{base}/orders", args.seconds, args.connections, scripts["order"]),
-        }
+        results = {}
+        memory = {"start": worker_rss_mb(server.pid)}
+        for name, url, script in (
+            ("health", f"{base}/__admin/health", None),
+            ("setup", f"{base}/punchout", scripts["setup"]),
+            ("order", f"{base}/orders", scripts["order"]),
+        ):
+            results[name] = run_wrk(url, args.seconds, args.connections, script)
+            memory[name] = worker_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -127,6 +149,7 @@ def main() -> int:
             f"{r.get('p99_ms', 0):>10.1f}{errors:>9}"
         )
     print(f"setup / health = {results['setup']['rps'] / results['health']['rps']:.2f}")
+    print("worker RSS, MB: " + "; ".join(f"{k} {', '.join(f'{v:.0f}' for v in vs)}" for k, vs in memory.items()))
     return 0
 
 
