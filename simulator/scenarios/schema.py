@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
+
+from .. import settings
+from ..errors import AdminError
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 
@@ -30,7 +35,32 @@ def errors(document: Any) -> list[str]:
     """Every problem of a scenario document, each as ``$.path.to.value: what is wrong``."""
     validator = Draft202012Validator(schema())
     found = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [f"{_path(e.absolute_path)}: {e.message}" for e in found]
+    if found:
+        return [f"{_path(e.absolute_path)}: {e.message}" for e in found]
+    return _unusable(document)
+
+
+def _unusable(document: dict[str, Any]) -> list[str]:
+    """What the schema lets through but would fail every request while the scenario is active: a ``po``
+    that is not a regular expression, a NaN percent, safeguards the account settings would refuse."""
+    problems = []
+    for index, rule in enumerate(document.get("rules", [])):
+        pattern = rule.get("match", {}).get("po")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"$.rules[{index}].match.po: {pattern!r} is not a regular expression ({exc})")
+        percent = rule.get("outcome", {}).get("percent")
+        if isinstance(percent, float) and not math.isfinite(percent):  # JSON's NaN passes minimum and maximum
+            problems.append(f"$.rules[{index}].outcome.percent: {percent} is not a number")
+        safeguards = rule.get("outcome", {}).get("safeguards")
+        if safeguards is not None:
+            try:
+                settings.validate({"safeguards": safeguards})
+            except AdminError as exc:
+                problems.append(f"$.rules[{index}].outcome.safeguards: {exc.message}")
+    return problems
 
 
 def parse_text(text: str) -> Any:
