@@ -32,6 +32,7 @@ _DOCTYPE_URL = re.compile(r"/(?P<version>\d+\.\d+\.\d+)/(?P<dtd>[A-Za-z]+)\.dtd\
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
+MAX_PARAMETER_ENTITIES = 16  # plain-text ones, accepted and never expanded
 MAX_DEPTH = 256  # libxml2's nesting limit without XML_PARSE_HUGE: deeper documents are refused
 
 # UTF-16/32 bodies, by their byte-order mark or their first character "<" (XML 1.0, appendix F)
@@ -283,6 +284,12 @@ def _scan_subset(text: bytes, pos: int) -> dict[str, str]:
         else:
             name, value = _entity_declaration(text, token.start())
             allowed[name] = value
+            if len(allowed) > MAX_PARAMETER_ENTITIES:
+                raise NotAcceptable(
+                    f"The request's DOCTYPE declares more than {MAX_PARAMETER_ENTITIES} parameter entities: the "
+                    "simulator accepts a few plain-text ones (the cXML specification's sample has one), never "
+                    "expanded. Remove the internal subset [ … ] from the DOCTYPE."
+                )
             pos = token.start() + len(b"<!ENTITY")
         if pos < 0:
             return allowed
