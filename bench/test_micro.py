@@ -87,6 +87,12 @@ def test_search(benchmark, catalogue: sqlite3.Connection, query: str) -> None:  
     assert page.total > 0
 
 
+@pytest.mark.parametrize("query", ["with", "pack office"])
+def test_search_common_words_in_a_category_later_page(benchmark, catalogue: sqlite3.Connection, query: str) -> None:  # type: ignore[no-untyped-def]
+    page = benchmark(lambda: repository.search(catalogue, query, category="office-supplies", limit=20, offset=60))
+    assert page.total > 0 and all(p.category_id == "office-supplies" for p in page.items)
+
+
 def test_product_page_lookup(benchmark, catalogue: sqlite3.Connection) -> None:  # type: ignore[no-untyped-def]
     assert benchmark(lambda: repository.get_product(catalogue, "B0TESTSLOW")) is not None
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from . import db, journal, outbox, storage
 from .accounts import ensure_demo_account
-from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog
+from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog, unfinished_build
 from .config import Config, default_dtd_dir
 from .cxml.validate import DtdRegistry
 from .faults import FaultMiddleware
@@ -29,6 +29,8 @@ def prepare_data_dir(config: Config, *, progress: ProgressCallback | None = None
         storage.initialise(conn)
         # Smaller batches when someone watches, so that progress moves (the rows are the same).
         batch = max(100, min(DEFAULT_BATCH_SIZE, config.catalog_size // 100)) if progress else DEFAULT_BATCH_SIZE
+        if unfinished_build(conn):
+            log.warning("the catalogue build before was interrupted (its staging tables are left); building it again")
         if build_catalog(conn, size=config.catalog_size, seed=config.seed, progress=progress, batch_size=batch):
             log.info("catalogue built: %s products, seed %s", config.catalog_size, config.seed)
         with db.transaction(conn):

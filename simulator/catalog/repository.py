@@ -9,17 +9,42 @@ title or the ASIN counts far more than the same word in a description. User
 text is never passed to FTS5 as query syntax: it is cut into words (letters and
 digits), each word is quoted, and the words are ANDed; when that finds nothing
 and there are several words, they are ORed instead.
+
+Search costs about the same whatever the size of the catalogue, and this is
+what it approximates to get there (a million products, a word in 600,000 of
+them: FTS5's ``bm25()`` over every match would take about half a second):
+
+* Only a bounded set of candidates is ranked: the first :data:`CANDIDATES`
+  matches in product order, plus the first :data:`TITLE_CANDIDATES` matches
+  with every word in a title, the brand or an identifier (looked for among
+  about the first :data:`TITLE_WINDOW` matches). Products are independent
+  random draws, so "first in product order" is a fair sample, not a bias.
+  Matches outside the candidates come after them, in product order. With at
+  most CANDIDATES matches (most multi-word queries), every match is ranked.
+* The ranking is bm25 computed here for the candidates (FTS5's formula and
+  column weights), with two differences: the average product length is that of
+  the candidates, and a word's document frequency is counted up to
+  :data:`COUNT_LIMIT` and estimated above (from where its COUNT_LIMIT-th match
+  lies). FTS5's own ``bm25()`` cannot be bounded: it counts every product with
+  each word before it scores the first row.
+* ``SearchPage.total`` counts up to COUNT_LIMIT matches; beyond, it is a lower
+  bound (``total.exact`` False) and the pages stop there.
+* A category filter is a token of the ``facet`` column ANDed to the query, so
+  filtering costs no join per match.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from simulator import db
 from simulator.catalog.models import (
     CURRENCY_BY_LOCALE,
     DEFAULT_LOCALE,
@@ -59,28 +84,40 @@ _LIST: Final = {
     "category": _SELECT + "\nWHERE p.category_id = ? ORDER BY p.asin LIMIT ? OFFSET ?",
     "subcategory": _SELECT + "\nWHERE p.subcategory_id = ? ORDER BY p.asin LIMIT ? OFFSET ?",
 }
-_COUNT: Final = {
-    None: "SELECT count(*) FROM products",
-    "category": "SELECT count(*) FROM products WHERE category_id = ?",
-    "subcategory": "SELECT count(*) FROM products WHERE subcategory_id = ?",
-}
 
-_MATCHES: Final = f"SELECT rowid AS seq, {_BM25} AS score FROM products_fts WHERE products_fts MATCH ?"  # noqa: S608
-_SEARCH_FROM: Final = f"WITH m AS ({_MATCHES})\n{_SELECT}\nJOIN m ON m.seq = p.seq\n"
-# A product whose ASIN is the query goes first, then relevance (bm25 is lower for better matches).
-_SEARCH_ORDER: Final = "ORDER BY p.asin = ? DESC, m.score, p.asin LIMIT ? OFFSET ?"
-_SEARCH: Final = {
-    None: _SEARCH_FROM + _SEARCH_ORDER,
-    "category": _SEARCH_FROM + "WHERE p.category_id = ? " + _SEARCH_ORDER,
-    "subcategory": _SEARCH_FROM + "WHERE p.subcategory_id = ? " + _SEARCH_ORDER,
-}
-_SEARCH_COUNT: Final = {
-    None: "SELECT count(*) FROM products_fts WHERE products_fts MATCH ?",
-    "category": "SELECT count(*) FROM products_fts AS f JOIN products AS p ON p.seq = f.rowid "
-    "WHERE products_fts MATCH ? AND p.category_id = ?",
-    "subcategory": "SELECT count(*) FROM products_fts AS f JOIN products AS p ON p.seq = f.rowid "
-    "WHERE products_fts MATCH ? AND p.subcategory_id = ?",
-}
+# Bounded ranking (see search): the candidates are the first CANDIDATES matches in product order plus
+# the first TITLE_CANDIDATES matches with every word in a title, the brand or an identifier.
+CANDIDATES: Final = 100
+TITLE_CANDIDATES: Final = 100
+TITLE_WINDOW: Final = 1000
+#: Matches are counted up to COUNT_LIMIT; beyond, ``SearchPage.total`` is a lower bound (``exact`` False).
+COUNT_LIMIT: Final = db.COUNT_LIMIT
+_TITLE_COLUMNS: Final = "{title_en title_de brand asin part_id}"
+# bm25 as FTS5 computes it (k1 1.2, b 0.75), with these column weights, in products_fts column order.
+_WEIGHTS: Final = (10.0, 10.0, 4.0, 3.0, 1.0, 50.0, 20.0)
+_K1: Final = 1.2
+_B: Final = 0.75
+
+_FIRST_MATCHES: Final = "SELECT rowid FROM products_fts WHERE products_fts MATCH ? ORDER BY rowid LIMIT ?"
+_MATCHES_AFTER: Final = "SELECT rowid FROM products_fts WHERE products_fts MATCH ? AND rowid > ? ORDER BY rowid LIMIT ?"
+_NTH_MATCH: Final = "SELECT rowid FROM products_fts WHERE products_fts MATCH ? ORDER BY rowid LIMIT 1 OFFSET ?"
+_COUNT_MATCHES: Final = "SELECT count(*) FROM (SELECT 1 FROM products_fts WHERE products_fts MATCH ? LIMIT ?)"
+_ROW_COUNT: Final = "SELECT CAST(value AS INTEGER) FROM catalog_meta WHERE key = 'product_count'"
+_META: Final = "SELECT key, value FROM catalog_meta ORDER BY key"
+_FIRST_MATCHES_UP_TO: Final = (
+    "SELECT rowid FROM products_fts WHERE products_fts MATCH ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+)
+# Document frequencies of words, per catalogue (its catalog_meta): they only change with a rebuild.
+_FREQUENCIES: dict[tuple[tuple[tuple[Any, ...], ...], str], float] = {}
+_FREQUENCIES_KEPT: Final = 50_000
+_TEXTS: Final = """SELECT p.seq, p.title_en, p.title_de, p.brand,
+       c.name_en || ' ' || c.name_de || ' ' || s.name_en || ' ' || s.name_de,
+       p.description_en || ' ' || p.description_de, p.asin, p.manufacturer_part_id
+FROM products AS p
+JOIN categories AS c ON c.id = p.category_id
+JOIN categories AS s ON s.id = p.subcategory_id
+WHERE p.seq IN ({})"""
+_BY_SEQ: Final = _SELECT.replace("\nFROM products AS p", ", p.seq\nFROM products AS p", 1) + "\nWHERE p.seq IN ({})"
 
 _CATEGORIES: Final = """SELECT c.id, c.name_en, c.name_de, c.unspsc, c.parent_id, c.product_count
 FROM categories AS c
@@ -90,8 +127,11 @@ ORDER BY coalesce(parent.position, c.position), c.parent_id IS NOT NULL, c.posit
 # Letters and digits of any script; everything else (quotes, *, ^, :, parentheses, -, _ ...)
 # separates words, as it does for the unicode61 tokenizer.
 _WORD: Final = re.compile(r"[^\W_]+")
+# Combining marks, which NFKD splits off accented letters (what remove_diacritics drops).
+_MARKS: Final = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _ASIN_SHAPE: Final = re.compile(r"[A-Z0-9]{10}")
 _GET_MANY_CHUNK: Final = 500
+_TEST_PRODUCT_COUNT: Final = 7  # seq -7 .. -1, before the generated products in the index
 
 #: English and German filler words left out of queries that have other words.
 STOP_WORDS: Final = frozenset(
@@ -223,6 +263,77 @@ def _category_level(conn: sqlite3.Connection, category: str | None) -> str | Non
     return "category" if rows[0][0] is None else "subcategory"
 
 
+def facet_token(category_id: str) -> str:
+    """The token of the ``facet`` column of ``products_fts`` that marks a (sub)category.
+
+    It starts with a private-use character, which the tokenizer keeps in a word and
+    :func:`query_words` never produces, so typed words cannot match it.
+    """
+    return "\ue000" + category_id.replace("-", "")
+
+
+def fold(word: str) -> str:
+    """``word`` as the tokenizer indexes it: lower case, diacritics removed."""
+    word = word.lower()
+    if word.isascii():
+        return word
+    return _MARKS.sub("", unicodedata.normalize("NFKD", word))
+
+
+def _ids(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[int]:
+    return [int(row[0]) for row in _fetchall(conn, sql, params)]
+
+
+def _document_frequency(conn: sqlite3.Connection, word: str, rows: int) -> float:
+    """How many products contain ``word``: counted up to COUNT_LIMIT, estimated above.
+
+    Products are independent draws, so matches are spread evenly over the product order: the
+    position of the COUNT_LIMIT-th match tells the share of products that have the word.
+    """
+    match = fts_query([word])
+    found = _fetch_int(conn, _COUNT_MATCHES, (match, COUNT_LIMIT))
+    if found < COUNT_LIMIT:
+        return float(found)
+    nth = _fetchall(conn, _NTH_MATCH, (match, COUNT_LIMIT - 1))
+    position = int(nth[0][0]) + _TEST_PRODUCT_COUNT + 1 if nth else rows
+    return min(float(rows), COUNT_LIMIT * rows / max(position, COUNT_LIMIT))
+
+
+def _scores(
+    conn: sqlite3.Connection, seqs: Sequence[int], words: Sequence[str], idf: dict[str, float]
+) -> dict[int, float]:
+    """bm25 of the products ``seqs`` (higher is better), computed here as FTS5 computes it.
+
+    The average document length is that of these products, not of the whole catalogue.
+    """
+    if not seqs:
+        return {}
+    rows = _fetchall(conn, _TEXTS.format(", ".join("?" * len(seqs))), seqs)
+    counted: list[tuple[int, list[float], int]] = []
+    for row in rows:
+        frequencies = [0.0] * len(words)  # column-weighted, per word
+        length = 0
+        for weight, text in zip(_WEIGHTS, row[1:], strict=True):
+            tokens = _WORD.findall(fold(str(text)))
+            length += len(tokens)
+            for position, word in enumerate(words):
+                found = tokens.count(word)
+                if found:
+                    frequencies[position] += weight * found
+        counted.append((int(row[0]), frequencies, length))
+    average = sum(length for _, _, length in counted) / len(counted) or 1.0
+    scores: dict[int, float] = {}
+    weights = [idf[word] for word in words]
+    for seq, frequencies, length in counted:
+        norm = _K1 * (1 - _B + _B * length / average)
+        score = 0.0
+        for word_idf, tf in zip(weights, frequencies, strict=True):
+            if tf:
+                score += word_idf * tf * (_K1 + 1) / (tf + norm)
+        scores[seq] = score
+    return scores
+
+
 def search(
     conn: sqlite3.Connection,
     query: str,
@@ -240,7 +351,22 @@ def search(
     comes first. An empty query lists everything, ordered by ASIN.
     ``category`` (a top-level or subcategory id) restricts the results; an
     unknown id gives an empty page, an empty string means no filter. ``limit`` is clamped to 1..100 and
-    ``offset`` to 0 and above; ``total`` counts all matches.
+    ``offset`` to 0 and above.
+
+    ``total`` counts the matches up to :data:`COUNT_LIMIT`; beyond, it is
+    COUNT_LIMIT with ``total.exact`` False (a :class:`simulator.db.Total`), and
+    pages end there.
+
+    Ranking is bounded, so that a word found in most of a million products costs
+    no more than a rare one: the candidates are the first :data:`CANDIDATES`
+    matches in product order (products are independent random draws, so this is
+    a fair sample) plus the first :data:`TITLE_CANDIDATES` matches with every
+    word in a title, the brand or an identifier. The candidates are ranked by
+    bm25 with the column weights of :data:`_WEIGHTS` (what FTS5's ``bm25()``
+    computes, with each word's document frequency counted up to COUNT_LIMIT and
+    estimated above); the other matches follow in product order. When there are
+    at most CANDIDATES matches, every match is ranked: the order is exactly
+    bm25's.
     """
     check_locale(locale)
     category = category or None
@@ -252,24 +378,82 @@ def search(
         return SearchPage(items=[], total=0, limit=limit, offset=offset)
     filter_params: tuple[str, ...] = () if category is None else (category,)
 
-    words = query_words(query)
+    words = [fold(w) for w in query_words(query)]
+    words = list(dict.fromkeys(w for w in words if w))
     if not words:
-        total = _fetch_int(conn, _COUNT[level], filter_params)
+        total = _listing_count(conn, category)
         rows = _fetchall(conn, _LIST[level], (*filter_params, limit, offset))
         return SearchPage(items=[_product(r, locale) for r in rows], total=total, limit=limit, offset=offset)
 
-    match = fts_query(words)
-    total = _fetch_int(conn, _SEARCH_COUNT[level], (match, *filter_params))
-    if total == 0 and len(words) > 1:
-        match = fts_query(words, any_word=True)
-        total = _fetch_int(conn, _SEARCH_COUNT[level], (match, *filter_params))
-    if total == 0:
-        return SearchPage(items=[], total=0, limit=limit, offset=offset)
+    facet = "" if category is None else " AND " + fts_query([facet_token(category)])
+    candidates: list[int] = []
+    for any_word in (False, True) if len(words) > 1 else (False,):
+        words_query = "(" + fts_query(words, any_word=any_word) + ")"
+        match = words_query + facet
+        candidates = _ids(conn, _FIRST_MATCHES, (match, CANDIDATES + 1))
+        if candidates:
+            break
+    titled: list[int] = []
+    if len(candidates) <= CANDIDATES:
+        total = db.Total(len(candidates))  # every match is a candidate
+    else:
+        del candidates[CANDIDATES:]
+        total = _count(conn, match)
+        # Title matches are looked for among about the first TITLE_WINDOW matches only, so that a
+        # query whose words are rarely in a title does not scan all its matches. Matches are spread
+        # evenly over the product order, so the window ends about TITLE_WINDOW / CANDIDATES times as
+        # far as the candidates do.
+        window = (candidates[-1] + _TEST_PRODUCT_COUNT + 1) * TITLE_WINDOW // CANDIDATES
+        title_match = f"{_TITLE_COLUMNS} : {words_query}{facet}"
+        titled = _ids(conn, _FIRST_MATCHES_UP_TO, (title_match, window, TITLE_CANDIDATES))
+    if not total or offset >= total:
+        return SearchPage(items=[], total=total, limit=limit, offset=offset)
+    last_candidate = candidates[-1]
+    pool = list(dict.fromkeys(candidates + titled))
+    meta = tuple(_fetchall(conn, _META, ()))
+    rows_total = int(dict(meta).get("product_count", 0))
+    idf = {}
+    for word in words:
+        frequency = _FREQUENCIES.get((meta, word))
+        if frequency is None:
+            if len(_FREQUENCIES) >= _FREQUENCIES_KEPT:
+                _FREQUENCIES.clear()
+            frequency = _FREQUENCIES[meta, word] = _document_frequency(conn, word, rows_total)
+        idf[word] = max(math.log((rows_total - frequency + 0.5) / (frequency + 0.5)), 1e-6)
+    scores = _scores(conn, pool, words, idf)
+    first: int | None = None
     exact_asin = normalize_asin(query)
-    if not _ASIN_SHAPE.fullmatch(exact_asin):
-        exact_asin = ""
-    rows = _fetchall(conn, _SEARCH[level], (match, *filter_params, exact_asin, limit, offset))
-    return SearchPage(items=[_product(r, locale) for r in rows], total=total, limit=limit, offset=offset)
+    if _ASIN_SHAPE.fullmatch(exact_asin):
+        found = _ids(conn, "SELECT seq FROM products WHERE asin = ?", (exact_asin,))
+        first = found[0] if found and found[0] in scores else None
+    ranked = sorted(pool, key=lambda seq: (seq != first, -scores.get(seq, 0.0), seq))
+
+    wanted = min(offset + limit, total)
+    order = ranked[offset:wanted]
+    if len(ranked) < wanted:
+        # The rest follow in product order: matches after the last candidate, without the title ones.
+        skip = max(offset - len(ranked), 0)
+        need = wanted - len(ranked) - skip
+        in_pool = set(pool)
+        after = _ids(conn, _MATCHES_AFTER, (match, last_candidate, skip + need + len(titled)))
+        order += [seq for seq in after if seq not in in_pool][skip : skip + need]
+    if not order:
+        return SearchPage(items=[], total=total, limit=limit, offset=offset)
+    by_seq = {int(row[33]): row for row in _fetchall(conn, _BY_SEQ.format(", ".join("?" * len(order))), order)}
+    items = [_product(by_seq[seq], locale) for seq in order if seq in by_seq]
+    return SearchPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def _count(conn: sqlite3.Connection, match: str) -> db.Total:
+    found = _fetch_int(conn, _COUNT_MATCHES, (match, COUNT_LIMIT + 1))
+    return db.Total(COUNT_LIMIT, exact=False) if found > COUNT_LIMIT else db.Total(found)
+
+
+def _listing_count(conn: sqlite3.Connection, category: str | None) -> int:
+    """Products in ``category`` (all without one), from the counts the build stored."""
+    if category is None:
+        return _fetch_int(conn, _ROW_COUNT, ())
+    return _fetch_int(conn, "SELECT product_count FROM categories WHERE id = ?", (category,))
 
 
 def list_categories(conn: sqlite3.Connection, locale: str = DEFAULT_LOCALE) -> list[Category]:
