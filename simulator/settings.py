@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from typing import Any
 
@@ -118,8 +119,8 @@ def _validate_safeguards(value: Any) -> None:
             if (
                 key in _NUMBER_OR_NULL
                 and item is not None
-                and (isinstance(item, bool) or not isinstance(item, int | float) or item < 0)
-            ):
+                and (isinstance(item, bool) or not isinstance(item, int | float) or not 0 <= item < math.inf)
+            ):  # JSON's NaN and Infinity too: NaN broke every order
                 raise _invalid(f"{path} must be a number of 0 or more, or null.")
 
 

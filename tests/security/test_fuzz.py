@@ -10,8 +10,10 @@ in), valid documents mutated element by element (elements dropped, repeated or m
 and texts replaced by random text), random trees of cXML element names inside a real envelope
 with the demo account's credentials (so the handlers behind authentication see them too), and
 random bytes; sent raw under several content types or wrapped in the cxml-urlencoded and
-cxml-base64 form fields. ``conftest.py`` holds the profiles: ``ci`` (default, few examples) and
-``fuzz`` (``make fuzz``, many).
+cxml-base64 form fields. The admin API gets random JSON, account settings and mutated library
+scenarios, after which punchouts and orders must still be served. The regression tests at the end
+pin the 500s these properties found. ``conftest.py`` holds the profiles: ``ci`` (default, few
+examples, derandomized) and ``fuzz`` (``make fuzz``, many).
 """
 
 from __future__ import annotations
@@ -641,3 +643,26 @@ def test_outcomes_beyond_what_a_document_can_say_are_refused(
     }
     loaded = admin_client.post("/__admin/scenarios", json=scenario)
     assert (loaded.status_code, loaded.get_json()["message"]) == (400, f"The scenario is not valid: {problem}")
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity"])
+def test_a_safeguard_limit_must_be_a_finite_number(value: str, admin_client: FlaskClient) -> None:
+    """Found by the scenario property: a NaN max_increase_pct was accepted (NaN < 0 is false), then
+    every order was answered cXML 500 (decimal.InvalidOperation)."""
+    safeguards = f'{{"unit_price": {{"max_increase_pct": {value}, "action": "cancel_order"}}}}'
+    body = f'{{"settings": {{"safeguards": {safeguards}}}}}'
+    patched = admin_client.patch("/__admin/accounts/demo", data=body, content_type="application/json")
+    assert (patched.status_code, patched.get_json()["message"]) == (
+        400,
+        "settings.safeguards.unit_price.max_increase_pct must be a number of 0 or more, or null.",
+    )
+    scenario = (
+        '{"name": "nan-safeguard", "description": "x", "rules": [{"match": {"document": "OrderRequest"}, '
+        f'"outcome": {{"lines": "accept", "safeguards": {safeguards}}}}}]}}'
+    )
+    loaded = admin_client.post("/__admin/scenarios", data=scenario, content_type="application/json")
+    assert (loaded.status_code, loaded.get_json()["message"]) == (
+        400,
+        "The scenario is not valid: $.rules[0].outcome.safeguards: "
+        "settings.safeguards.unit_price.max_increase_pct must be a number of 0 or more, or null.",
+    )
