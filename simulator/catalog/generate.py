@@ -55,8 +55,10 @@ about a minute on two cores:
 Euro prices are the dollar prices times :data:`EUR_PER_USD` (0.92), rounded
 half-up to the cent.
 
-Connection tuning (``PRAGMA journal_mode``, ``synchronous``, ``cache_size``) is
-the caller's business; this module sets nothing on the connection.
+Connection tuning (``PRAGMA journal_mode``, ``synchronous``) is the caller's
+business; the build only raises ``cache_size`` while it runs
+(:data:`BUILD_CACHE_KIB`) and puts it back. The search index's own settings
+(``_FTS_SETTINGS``) stay with the index.
 """
 
 from __future__ import annotations
