@@ -6,9 +6,10 @@ Builds the catalogue in a temporary data dir the way ``punchout-sim serve`` does
 (:func:`simulator.app.prepare_data_dir`), then, in a fresh process like a server worker, times the
 restart on the existing catalogue, searches and product pages, and reads that process's resident
 size. Queries are drawn by word frequency: a random product, then random words of its title and
-description (so common words come up as often as they occur), one or three per query. Each kind of
-query is run without and with a category filter (the product's own subcategory), on page 1 and on
-page 5. Prints build time, database size, restart time, p50/p95/p99 per kind, product-page p95 and
+description (so common words come up as often as they occur): one word, three words of one
+product, or three words of three products (which rarely occur together: the OR fallback). Each
+query is run without and with a category filter (the first product's subcategory), on page 1 and
+on page 5. Prints build time, database size, restart time, p50/p95/p99 per kind, product-page p95 and
 the RSS.
 """
 
@@ -58,19 +59,28 @@ def measure(data_dir: Path, size: int, seed: int, queries: int) -> dict[str, obj
     conn = db.connect(config.database_path)
     rng = random.Random(seed)
     products = int(conn.execute("SELECT count(*) FROM products WHERE seq >= 0").fetchone()[0])
-    samples: list[tuple[list[str], str, str]] = []
-    while len(samples) < queries:
+
+    def product_words() -> tuple[list[str], str, str]:
         row = conn.execute(
             "SELECT title_en, description_en, subcategory_id, asin FROM products WHERE seq = ?",
             (rng.randrange(products),),
         ).fetchone()
         words = [w for w in query_words(f"{row[0]} {row[1]}") if w not in STOP_WORDS]
-        words = [w for w in words if w.isalpha()] or words
-        samples.append(([rng.choice(words)] if len(samples) % 2 == 0 else rng.sample(words, 3), row[2], row[3]))
+        return [w for w in words if w.isalpha()] or words, row[2], row[3]
+
+    samples: list[tuple[str, list[str], str, str]] = []
+    for number in range(queries):
+        words, subcategory, asin = product_words()
+        if number % 3 == 0:
+            samples.append(("1 word", [rng.choice(words)], subcategory, asin))
+        elif number % 3 == 1:
+            samples.append(("3 words", rng.sample(words, 3), subcategory, asin))
+        else:  # three words of three products: mostly no product has them all (the OR fallback)
+            others = [rng.choice(product_words()[0]) for _ in range(2)]
+            samples.append(("3 random words", [rng.choice(words), *others], subcategory, asin))
     timings: dict[str, list[float]] = {}
     totals: dict[str, list[int]] = {}
-    for words, subcategory, _ in samples:
-        kind = "1 word" if len(words) == 1 else "3 words"
+    for kind, words, subcategory, _ in samples:
         for filtered in (False, True):
             for page in (1, 5):
                 name = f"{kind}{', category' if filtered else ''}, page {page}"
@@ -85,7 +95,7 @@ def measure(data_dir: Path, size: int, seed: int, queries: int) -> dict[str, obj
                 timings.setdefault(name, []).append(time.perf_counter() - begin)
                 totals.setdefault(name, []).append(result.total)
     page_times = []
-    for _, _, asin in samples:
+    for _, _, _, asin in samples:
         begin = time.perf_counter()
         assert get_product(conn, asin) is not None
         page_times.append(time.perf_counter() - begin)
@@ -105,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--queries", type=int, default=200, help="queries of each length (default 200)")
+    parser.add_argument("--queries", type=int, default=300, help="queries in all, a third of each kind (default 300)")
     parser.add_argument("--keep", type=Path, help="build in (or reuse) this data dir and keep it")
     parser.add_argument("--measure-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -131,9 +141,9 @@ def main() -> None:
         )  # fmt: skip
         result = json.loads(measured.stdout.strip().splitlines()[-1])
         print(f"restart on the existing catalogue: {result['restart_s']:.2f} s")
-        print(f"search, {args.queries} queries of each length, {PAGE_SIZE} a page (ms: p50 / p95 / p99, median total):")
+        print(f"search, {args.queries // 3} queries of each kind, {PAGE_SIZE} a page (ms: p50 p95 p99, median total):")
         for name, (p50, p95, p99) in result["search_ms"].items():
-            print(f"  {name:<28} {p50:7.2f} {p95:7.2f} {p99:7.2f}   {result['median_total'][name]:>6}")
+            print(f"  {name:<35} {p50:7.2f} {p95:7.2f} {p99:7.2f}   {result['median_total'][name]:>6}")
         print(f"product page (lookup by ASIN) p95: {result['product_page_p95_ms']:.3f} ms")
         print(f"resident size of a process holding a connection after the queries: {result['rss_mib']:.0f} MiB")
     finally:
