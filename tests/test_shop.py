@@ -141,6 +141,17 @@ def test_search_paginates(client: FlaskClient) -> None:
     assert 'data-testid="next-page"' in first
 
 
+def test_a_total_that_was_not_counted_to_the_end_says_more_than(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = client.get("/shop/search?q=pack").get_data(as_text=True)
+    assert re.search(r'data-testid="result-count">\d+ results</p>', counted)
+    monkeypatch.setattr(repository, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(repository, "CANDIDATES", 3)  # so that the count is asked for at all
+    page = client.get("/shop/search?q=pack").get_data(as_text=True)
+    assert 'data-testid="result-count">More than 5 results</p>' in page
+
+
 @pytest.fixture
 def short_lived(config: Config) -> FlaskClient:
     return create_app(config.with_overrides(session_ttl=1)).test_client()

@@ -20,6 +20,7 @@ GERMAN: dict[str, str] = {
     "Page": "Seite",
     "of": "von",
     "results": "Treffer",
+    "More than": "Mehr als",
     "result": "Treffer",
     "Results for": "Treffer für",
     "Test product:": "Testprodukt:",
