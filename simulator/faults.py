@@ -88,9 +88,9 @@ from requests.structures import CaseInsensitiveDict
 from . import clock, db, journal
 from .cxml import build
 from .cxml.ids import payload_id
-from .cxml.parse import unwrap_body
+from .cxml.parse import parse_document, unwrap_body
 from .cxml.types import Envelope
-from .errors import AdminError, NotFound
+from .errors import AdminError, CxmlError, NotFound
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -488,7 +488,6 @@ def handed_over(conn: sqlite3.Connection, raw: Any, *, target: str) -> dict[str,
 
 # --- what a fault does to a body ----------------------------------------------------------------
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _GARBAGE = b" =&<<\xe2\x80\x9c]]>&amp;;garbage"
 
 
@@ -508,11 +507,11 @@ def _reserialise(root: etree._Element) -> bytes:
 
 
 def _parse(body: bytes) -> etree._Element | None:
+    """The body's root through the project's one parser; None when it is not XML it accepts."""
     try:
-        root: etree._Element = etree.fromstring(body, _PARSER)
-    except (etree.XMLSyntaxError, ValueError):
+        return parse_document(body).root
+    except (CxmlError, ValueError, etree.LxmlError):
         return None
-    return root
 
 
 def dtd_invalid(body: bytes) -> bytes | None:
