@@ -68,6 +68,7 @@ class FlakyBuyer:
     The first POST of a payloadID draws a behaviour from a seeded hash (so a run is reproducible):
     ``ok``, ``slow`` (answers after 0.5–2 s), ``hang`` (answers after the delivery timeout),
     ``reset`` (closes the connection with RST), ``garbage`` (HTTP 200 with an HTML page), ``http503``.
+    The first document of all always hangs, so that every run sees a delivery time out.
     The second attempt is ``ok`` or ``slow``; every later one ``ok``. Every ``outage_every`` seconds
     the listener is closed for ``outage_seconds``: connections are refused meanwhile.
     """
@@ -140,7 +141,9 @@ class FlakyBuyer:
             self.attempts[payload_id] += 1
             attempt = self.attempts[payload_id]
         digest = int.from_bytes(hashlib.sha256(f"{self.seed}:{payload_id}:{attempt}".encode()).digest()[:4], "big")
-        if attempt == 1:
+        if attempt == 1 and len(self.attempts) == 1:
+            name = "hang"
+        elif attempt == 1:
             point, name = digest % 100, "ok"
             for candidate, weight in self.BEHAVIOURS:
                 if point < weight:
@@ -387,6 +390,8 @@ class Result:
     log_errors: list[str]
     drained_in: float
     attempts: Counter[str]  # delivery attempts by outcome and cause, from the database
+    boots: int  # "Booting worker" lines in the server's log
+    backlog: list[int]  # outbox rows pending or being sent, sampled with the RSS
     warmup: float
     rss_growth_limit: float
     checks: dict[str, bool] = field(default_factory=dict)
@@ -411,7 +416,8 @@ class Result:
             "orders in database = orders acknowledged": self.orders_in_database == len(self.tally.acknowledged),
             "documents delivered = documents due": delivered == due and due > 0,
             "every document acknowledged by the buyer": self.outbox_payload_ids <= set(self.buyer.acknowledged),
-            "workers never restarted": self.workers_at_start == self.workers_at_end,
+            "workers never restarted": self.workers_at_start == self.workers_at_end
+            and self.boots == len(self.workers_at_start),
             "intake answered while deliveries hung (order < 5 s)": self.tally.latency_max.get("order", 99) < 5,
             "RSS flat after warm-up": first > 0 and last <= first * (1 + self.rss_growth_limit),
         }
@@ -425,7 +431,7 @@ class Result:
                 "duration of the load",
                 f"{self.seconds:.0f} s (warm-up {self.warmup:.0f} s), drained in {self.drained_in:.1f} s",
             ),
-            ("workers", f"{len(self.workers_at_start)} (pids {self.workers_at_start})"),
+            ("workers", f"{len(self.workers_at_start)} (pids {self.workers_at_start}), {self.boots} booted"),
             *[
                 (f"requests: {kind}", f"{n} (max {t.latency_max.get(kind, 0):.2f} s)")
                 for kind, n in sorted(t.counts.items())
@@ -441,6 +447,10 @@ class Result:
             ),
             ("buyer: behaviours", ", ".join(f"{k} {v}" for k, v in sorted(self.buyer.behaviours.items()))),
             ("buyer: outages (refused)", str(self.buyer.outages)),
+            (
+                "outbox backlog max / at the end of the load",
+                f"{max(self.backlog, default=0)} / {self.backlog[-1] if self.backlog else 0}",
+            ),
             ("delivery attempts", ", ".join(f"{k} {v}" for k, v in sorted(self.attempts.items()))),
             (
                 "journal entries / pruned",
@@ -512,18 +522,25 @@ def run(
             for lane in range(order_lanes)
         ]
         workers_at_start = simulator.workers()
+        deadline = time.monotonic() + 60
+        while len(workers_at_start) < workers and time.monotonic() < deadline:  # still booting
+            time.sleep(0.2)
+            workers_at_start = simulator.workers()
         started = time.monotonic()
         for thread in threads:
             thread.daemon = True
             thread.start()
         rss: list[tuple[float, int]] = []
+        backlog: list[int] = []
         while (elapsed := time.monotonic() - started) < seconds:
             rss.append((elapsed, sum(rss_kib(pid) for pid in simulator.workers())))
+            backlog.append(waiting(root / "data" / "simulator.sqlite3"))
             time.sleep(min(rss_every, max(seconds - elapsed, 0.01)))
         stop.set()
         for thread in threads:
             thread.join(60)
         load_seconds = time.monotonic() - started
+        backlog.append(waiting(root / "data" / "simulator.sqlite3"))
         buyer.recover()  # the buyer's server is back for good: what is pending now drains with backoff
         drain_started = time.monotonic()
         while time.monotonic() - drain_started < drain_seconds and waiting(root / "data" / "simulator.sqlite3"):
@@ -563,6 +580,8 @@ def run(
         log_errors=[line for line in log if " ERROR " in line or "Traceback" in line],
         drained_in=drained_in,
         attempts=attempts,
+        backlog=backlog,
+        boots=sum("Booting worker" in line for line in log),
         warmup=min(60.0, seconds / 4),
         rss_growth_limit=rss_growth,
     )
@@ -609,7 +628,7 @@ def main() -> int:
     parser.add_argument("--catalog-size", type=int, default=2000)
     parser.add_argument("--shoppers", type=int, default=2, help="concurrent shoppers (default 2)")
     parser.add_argument("--order-lanes", type=int, default=2, help="concurrent order posters (default 2)")
-    parser.add_argument("--order-pause", type=float, default=0.5, help="seconds between a lane's orders")
+    parser.add_argument("--order-pause", type=float, default=2.0, help="seconds between a lane's orders (2)")
     parser.add_argument("--journal-max-rows", type=int, default=5000, help="the server's journal retention")
     parser.add_argument("--rss-growth", type=float, default=0.10, help="allowed RSS growth, last vs first third")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -642,6 +661,9 @@ def main() -> int:
                     "rss_mib_first_third": first,
                     "rss_mib_last_third": last,
                     "rss_samples": result.rss,
+                    "backlog_samples": result.backlog,
+                    "attempts": dict(result.attempts),
+                    "drained_in": result.drained_in,
                     "journal": result.journal,
                     "checks": result.checks,
                 },
