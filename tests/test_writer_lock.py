@@ -1,0 +1,87 @@
+"""Write transactions queue on the data dir's writer lock (db.transaction), on a real SQLite file."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator import db
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "simulator.sqlite3"
+    conn = db.connect(path)
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    conn.close()
+    return path
+
+
+def held_by_someone(path: Path) -> bool:
+    """Whether another open file description holds the writer lock (as another process would see it)."""
+    fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_a_transaction_holds_the_writer_lock_until_it_ends(database: Path) -> None:
+    conn = db.connect(database)
+    assert not held_by_someone(database)
+    with db.transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        assert held_by_someone(database)
+    assert not held_by_someone(database)
+    with pytest.raises(sqlite3.OperationalError), db.transaction(conn):
+        conn.execute("INSERT INTO missing VALUES (1)")
+    assert not held_by_someone(database)  # released after a rollback too
+    conn.close()
+
+
+def test_a_waiting_writer_goes_on_as_soon_as_the_lock_is_released(database: Path) -> None:
+    first, second = db.connect(database), db.connect(database)
+    started = threading.Event()
+    waited: list[float] = []
+
+    def hold() -> None:
+        with db.transaction(first):
+            started.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    started.wait()
+    began = time.monotonic()
+    with db.transaction(second):
+        waited.append(time.monotonic() - began)
+        second.execute("INSERT INTO t VALUES (2)")
+    holder.join()
+    assert 0.25 <= waited[0] < 0.35
+    first.close()
+    second.close()
+
+
+def test_a_lock_held_elsewhere_in_the_same_thread_does_not_hang(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the lock wait, SQLite's own busy timeout decides: an error, not a hang."""
+    monkeypatch.setattr(db, "_LOCK_WAIT_SECONDS", 0.1)
+    outer, inner = db.connect(database), db.connect(database)
+    inner.execute("PRAGMA busy_timeout = 100")
+    with db.transaction(outer):
+        began = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"), db.transaction(inner):
+            pass
+        assert time.monotonic() - began < 2
+    outer.close()
+    inner.close()
