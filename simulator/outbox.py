@@ -219,7 +219,7 @@ def enqueue(
     doc_type: str,
     payload_id: str,
     body: bytes = b"",
-    recipe: deferred.Deferred | None = None,
+    recipe: deferred.Deferred | bytes | None = None,
     url: str | None,
     due_at: datetime,
     order_id: str | None = None,
@@ -251,7 +251,7 @@ def enqueue(
             now,
             now,
             b"" if recipe is not None else body,
-            None if recipe is None else deferred.dumps(recipe),
+            recipe if recipe is None or isinstance(recipe, bytes) else deferred.dumps(recipe),
             None if fault is None else json.dumps(fault),  # faults
         ),
     ).fetchone()

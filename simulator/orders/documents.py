@@ -9,10 +9,12 @@ e-invoicing on, an InvoiceDetailRequest after its last shipment (protocol.md §6
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from .. import clock, faults, outbox
 from ..accounts import Account
@@ -86,11 +88,20 @@ def _date(moment: datetime, fallback: datetime) -> str:
     return clock.timestamp(fallback if moment >= FAR_FUTURE else moment)
 
 
+def _confirm_lines(confirmed: list[tuple[str, str, int]], conn: sqlite3.Connection) -> None:
+    conn.executemany("UPDATE order_lines SET confirm_id = ? WHERE order_pk = ? AND line_number = ?", confirmed)
+
+
 class Scheduler:
-    """Builds and enqueues every document of one order."""
+    """Decides every document of one order; :meth:`store` writes them.
+
+    Deciding (numbers, dates, the documents' inputs, pickled) is CPU work that needs no lock, so the
+    order service does it before its write transaction and only :meth:`store` runs inside it.
+    """
 
     def __init__(self, ctx: Context, order: OrderContext, fired: Fired | None = None) -> None:
         self.ctx = ctx
+        self.writes: list[Callable[[sqlite3.Connection], object]] = []
         self.order = order
         self.account = order.account
         self.rng = random.Random(order.payload_id)  # the same order gives the same numbers
@@ -109,20 +120,30 @@ class Scheduler:
             order.request.order_id, order.request.order_date or clock.timestamp(self.now), order.payload_id
         )
 
+    def store(self, conn: sqlite3.Connection) -> None:
+        """Write what was decided: line confirmations, shipments, outbox rows (in the caller's transaction)."""
+        for write in self.writes:
+            write(conn)
+        self.writes.clear()
+
     def _enqueue(self, step: str, doc_type: str, builder: str, document: object, due: datetime) -> None:
         """Queue the document; its bytes are built when it is due or looked at (cxml/deferred.py)."""
         envelope = buyer_envelope(self.ctx, self.account)
-        outbox.enqueue(
-            self.ctx.conn,
-            account_id=self.account.id,
-            doc_type=doc_type,
-            payload_id=envelope.payload_id,
-            recipe=deferred.Deferred(builder, envelope, document, self.order.test),
-            url=self.url,
-            due_at=due,
-            order_id=self.order.order_pk,
-            step=step,
-            fault=self.fault if self.fault and self.fault["type"] != "out_of_order" else None,
+        recipe = deferred.dumps(deferred.Deferred(builder, envelope, document, self.order.test))
+        fault = self.fault if self.fault and self.fault["type"] != "out_of_order" else None
+        self.writes.append(
+            lambda conn: outbox.enqueue(
+                conn,
+                account_id=self.account.id,
+                doc_type=doc_type,
+                payload_id=envelope.payload_id,
+                recipe=recipe,
+                url=self.url,
+                due_at=due,
+                order_id=self.order.order_pk,
+                step=step,
+                fault=fault,
+            )
         )
 
     def status_update(self, code: int, text: str, message: str) -> None:
@@ -158,9 +179,8 @@ class Scheduler:
             groups.setdefault(line.seller, []).append(line)
         for lines in groups.values():
             confirm_id = fulfil.amazon_order_number(self.rng)
-            self.ctx.conn.executemany(
-                "UPDATE order_lines SET confirm_id = ? WHERE order_pk = ? AND line_number = ?",
-                [(confirm_id, self.order.order_pk, line.line_number) for line in lines],
+            self.writes.append(
+                partial(_confirm_lines, [(confirm_id, self.order.order_pk, n.line_number) for n in lines])
             )
             self._confirm(confirm_id, lines)
             if ship:
@@ -168,16 +188,16 @@ class Scheduler:
                 if invoice and last is not None:
                     self._invoice(confirm_id, lines, last)
         if ship and self._out_of_order():
-            self._ship_before_confirming()
+            self.writes.append(self._ship_before_confirming)
 
     def _out_of_order(self) -> bool:
         if self.fault is not None and self.fault["type"] == "out_of_order":
             return True
         return faults.pick(self.ctx.conn, "outbound", types=["out_of_order"]) is not None
 
-    def _ship_before_confirming(self) -> None:
+    def _ship_before_confirming(self, conn: sqlite3.Connection) -> None:
         """The out_of_order fault: the first ship notice is due before the confirmation."""
-        rows = self.ctx.conn.execute(
+        rows = conn.execute(
             "SELECT id, due_at, next_attempt_at, doc_type FROM outbox WHERE order_id = ?"
             " AND doc_type IN ('ConfirmationRequest', 'ShipNoticeRequest') ORDER BY due_at, id",
             (self.order.order_pk,),
@@ -187,7 +207,7 @@ class Scheduler:
         if confirmation is None or notice is None:
             return
         for row, other in ((confirmation, notice), (notice, confirmation)):
-            self.ctx.conn.execute(
+            conn.execute(
                 "UPDATE outbox SET due_at = ?, next_attempt_at = ? WHERE id = ?",
                 (other["due_at"], other["next_attempt_at"], row["id"]),
             )
@@ -300,20 +320,18 @@ class Scheduler:
             ),
             confirm_id=confirm_id,
         )
-        store.insert_shipment(
-            self.ctx.conn,
-            {
-                "shipment_id": shipment_id,
-                "order_pk": self.order.order_pk,
-                "confirm_id": confirm_id,
-                "carrier": carrier,
-                "tracking_number": number,
-                "tracking_url": url,
-                "ship_at": clock.timestamp(due),
-                "delivery_date": delivery,
-                "lines": [{"line_number": line.line_number, "quantity": quantity} for line, quantity in batch],
-            },
-        )
+        shipment = {
+            "shipment_id": shipment_id,
+            "order_pk": self.order.order_pk,
+            "confirm_id": confirm_id,
+            "carrier": carrier,
+            "tracking_number": number,
+            "tracking_url": url,
+            "ship_at": clock.timestamp(due),
+            "delivery_date": delivery,
+            "lines": [{"line_number": line.line_number, "quantity": quantity} for line, quantity in batch],
+        }
+        self.writes.append(lambda conn: store.insert_shipment(conn, shipment))
         self._enqueue("shipment", "ShipNoticeRequest", "ship_notice_request", doc, due)
         return due
 

@@ -201,6 +201,10 @@ def take_order(
         code, text, message = 200, "OK", ""
     body = render(plan, code, text, message)
     http = http_status_for(account, code)
+    # The documents are decided before the write transaction: it is CPU work that needs no lock.
+    scheduler = (
+        None if synchronous_reject else _schedule(ctx, account, order, payload, order_pk, plan, test, code, fired)
+    )
     with transaction(ctx.conn):
         store.insert_order(
             ctx.conn,
@@ -230,8 +234,8 @@ def take_order(
             },
         )
         _store_lines(ctx, order_pk, order, plan)
-        if not synchronous_reject:
-            _schedule(ctx, account, order, payload, order_pk, plan, test, code, fired)
+        if scheduler is not None:
+            scheduler.store(ctx.conn)
         emails.order_outcome(ctx, account, order_pk, order, plan, email)
     return Taken(order_pk, plan, code, http, body)
 
@@ -319,7 +323,8 @@ def _schedule(
     test: bool,
     code: int,
     fired: Fired | None,
-) -> None:
+) -> Scheduler:
+    """The order's documents, decided; ``store`` writes them."""
     descriptions = {
         line.line_number: (line.description or line.supplier_part_id, line.supplier_part_auxiliary_id or None)
         for line in order.lines
@@ -332,9 +337,10 @@ def _schedule(
         scheduler.order = OrderContext(order_pk, account, order, payload, plan, test, descriptions)
     if plan.rejected:
         scheduler.reject_order()
-        return
+        return scheduler
     # A test order is confirmed only, unless the account fulfils test orders; a scenario that makes
     # the order a test order (outcome test: true) means an account in test status: confirmed only.
     forced_test = bool(fired and fired.outcome.get("test") is True)
     fulfil = not test or (account.setting("fulfil_test_orders") and not forced_test)
     scheduler.fulfil_order(ship=bool(fulfil), invoice=bool(fulfil) and account.setting("einvoicing"))
+    return scheduler
