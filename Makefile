@@ -53,6 +53,7 @@ bench: $(STAMP) check-wrk
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-columns=mean,median,ops,rounds
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
 	$(BIN)/python -m bench.catalog $(CATALOG_BENCH_ARGS)
+	$(BIN)/python -m bench.tables $(TABLES_BENCH_ARGS)
 
 # A bounded soak of the real server on loopback: 4 workers, shoppers, setup requests and orders,
 # deliveries to a flaky buyer; 10 minutes unless SOAK_ARGS says otherwise (e.g. "--minutes 2").
