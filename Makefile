@@ -34,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) check-chromium lint typecheck
+test: $(STAMP) check-chromium check-wrk lint typecheck
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-disable
 	PUNCHOUT_SIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -47,7 +47,7 @@ check-wrk:
 	@command -v wrk >/dev/null && exit 0; \
 	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
-	else echo "The load benchmark needs wrk: run 'sudo apt-get install wrk'"; exit 1; fi
+	else echo "The load benchmark needs wrk: run 'sudo apt-get install wrk' (without it, its smoke test is skipped)"; fi
 
 bench: $(STAMP) check-wrk
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-columns=mean,median,ops,rounds

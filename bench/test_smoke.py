@@ -1,0 +1,42 @@
+"""The benchmark scripts themselves, run small so that they do not rot (``make bench`` runs them full)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, timeout: float = 300) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_table_benchmark_runs() -> None:
+    output = run("bench.tables", "--rows", "3000", "--repeat", "2")
+    for operation in ("PunchOutSetupRequest", "journal, one payloadID", "outbox, what is due", "console journal"):
+        assert operation in output
+
+
+def test_the_catalogue_benchmark_runs() -> None:
+    output = run("bench.catalog", "--size", "3000", "--queries", "6")
+    assert "built in" in output and "product page (lookup by ASIN) p95" in output and "resident size" in output
+
+
+def test_the_load_benchmark_runs() -> None:
+    if shutil.which("wrk") is None:
+        message = "the load benchmark needs wrk: apt-get install wrk (make test installs it when run as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    output = run("bench.load", "--seconds", "1", "--catalog-size", "300")
+    assert "setup / health" in output and "worker RSS, MB" in output
