@@ -149,7 +149,12 @@ def test_reset_restores_the_start(client: FlaskClient) -> None:
     assert client.post("/__admin/reset").get_json() == {"status": "reset", "parts": "all"}
     accounts = client.get("/__admin/accounts").get_json()
     assert accounts["total"] == 1 and accounts["items"][0]["name"] == "Demo Buyer"
-    assert client.get("/__admin/journal").get_json() == {"items": [], "total": 0, "total_exact": True, "next_before": None}
+    assert client.get("/__admin/journal").get_json() == {
+        "items": [],
+        "total": 0,
+        "total_exact": True,
+        "next_before": None,
+    }
     assert client.get("/__admin/sessions").get_json()["total"] == 0
     assert client.get("/__admin/catalog/products/B0TESTBACK").status_code == 200
 
