@@ -56,6 +56,7 @@ class Exchange:
     advisories: list[str] = field(default_factory=list)
     fired: Fired | None = None  # the scenario rule that fired for this request
     fault: dict[str, Any] | None = None  # a fault a rule put on this request's answer
+    journaled: bool = False  # the handler journaled the exchange in its own write transaction
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,14 @@ def _validate(ctx: Context, exchange: Exchange, document: Document, request_type
 
 
 def finish(ctx: Context, exchange: Exchange, result: Answer) -> None:
-    """Journal the request and its answer. Never raises: a journal failure is logged."""
+    """Journal the request and its answer (once). Never raises: a journal failure is logged.
+
+    A handler that writes may call this inside its own transaction, so that a request costs one
+    write transaction, not two; the call after the handler then does nothing.
+    """
+    if exchange.journaled:
+        return
+    exchange.journaled = True
     account_id = exchange.account.id if exchange.account else None
     try:
         journal.record_exchange(

@@ -85,3 +85,40 @@ def test_a_lock_held_elsewhere_in_the_same_thread_does_not_hang(
         assert time.monotonic() - began < 2
     outer.close()
     inner.close()
+
+
+def test_a_setup_request_is_one_write_transaction_with_its_journal(client, app) -> None:  # type: ignore[no-untyped-def]
+    """The session and the journal's two entries commit together: one lock, one commit per request."""
+    from .helpers import setup_request
+
+    client.post("/punchout", data=setup_request())  # warm: the user is created by the first request
+    conn = db.shared(app.config["SIMULATOR"].database_path)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        client.post("/punchout", data=setup_request().replace(b"1700000000.1@buyer.test", b"one-txn@buyer.test"))
+    finally:
+        conn.set_trace_callback(None)
+    assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == ["BEGIN IMMEDIATE", "COMMIT"]
+    entries = client.get("/__admin/journal?limit=2").get_json()["items"]
+    assert [(e["direction"], e["doc_type"]) for e in entries] == [
+        ("out", "PunchOutSetupResponse"),
+        ("in", "PunchOutSetupRequest"),
+    ]
+    assert entries[0]["in_reply_to"] == entries[1]["id"] and entries[1]["session_id"] is not None
+
+
+def test_an_order_is_one_write_transaction_with_its_journal(client, app) -> None:  # type: ignore[no-untyped-def]
+    from .helpers import order_request
+
+    conn = db.shared(app.config["SIMULATOR"].database_path)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        client.post("/orders", data=order_request(order_id="PO-ONE-TXN"), content_type="text/xml")
+    finally:
+        conn.set_trace_callback(None)
+    assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == ["BEGIN IMMEDIATE", "COMMIT"]
+    entries = client.get("/__admin/journal?limit=2").get_json()["items"]
+    assert [(e["direction"], e["doc_type"]) for e in entries] == [("out", "Status"), ("in", "OrderRequest")]
+    assert client.get("/__admin/orders?po=PO-ONE-TXN").get_json()["total"] == 1

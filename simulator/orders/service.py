@@ -24,7 +24,7 @@ from ..cxml import build
 from ..cxml.read import Address, OrderRequest, read_order_request
 from ..db import transaction
 from ..errors import Conflict
-from ..inbound import Answer, Exchange, Received, envelope, http_status_for
+from ..inbound import Answer, Exchange, Received, envelope, finish, http_status_for
 from ..scenarios.engine import Fired
 from ..settings import merge
 from . import codes, emails, store
@@ -157,7 +157,10 @@ def order_request(ctx: Context, exchange: Exchange, received: Received) -> Answe
     def render(plan: Plan, code: int, text: str, message: str) -> bytes:
         return build.status_response(code, text, message or None, env)
 
-    taken = take_order(ctx, exchange, account, order, payload=payload, test=test, render=render)
+    def journal(code: int, http: int, body: bytes) -> None:
+        finish(ctx, exchange, answer_from(body, code, http, env.payload_id))
+
+    taken = take_order(ctx, exchange, account, order, payload=payload, test=test, render=render, journal=journal)
     return answer_from(taken.body, taken.code, taken.http, env.payload_id)
 
 
@@ -170,10 +173,12 @@ def take_order(
     payload: str,
     test: bool,
     render: Render,
+    journal: Callable[[int, int, bytes], None] | None = None,
 ) -> Taken:
     """The order engine, whatever the order came as: idempotency, outcomes, storage, documents.
 
-    Everything is in SQLite before this returns, so before the answer is sent.
+    Everything is in SQLite before this returns, so before the answer is sent. ``journal(code, http,
+    body)``, when given, journals the exchange in the order's own transaction (one commit).
     """
     stored = store.by_payload_id(ctx.conn, payload)
     if stored is not None:
@@ -237,6 +242,8 @@ def take_order(
         if scheduler is not None:
             scheduler.store(ctx.conn)
         emails.order_outcome(ctx, account, order_pk, order, plan, email)
+        if journal is not None:
+            journal(code, http, body)
     return Taken(order_pk, plan, code, http, body)
 
 

@@ -13,7 +13,7 @@ from ..cxml import build
 from ..cxml.read import BROWSER_FORM_POST_PATH, EMAIL_PATHS, ItemOut, read_punchout_setup_request
 from ..db import transaction
 from ..errors import Forbidden, NotImplementedRequest
-from ..inbound import Answer, Exchange, Received, answer, envelope
+from ..inbound import Answer, Exchange, Received, answer, envelope, finish
 from . import cart, sessions
 from .checkout import quoted_line
 
@@ -100,9 +100,11 @@ def punchout_setup(ctx: Context, exchange: Exchange, received: Received, *, test
         exchange.session_id = session.id
         if request.operation in ("edit", "inspect"):
             _restore_cart(ctx, exchange, session, request.items)
-    env = envelope(ctx, account)
-    body = build.punchout_setup_response(env, start_page_url(ctx, token))
-    return answer(ctx, exchange, body, env, "PunchOutSetupResponse")
+        env = envelope(ctx, account)
+        body = build.punchout_setup_response(env, start_page_url(ctx, token))
+        result = answer(ctx, exchange, body, env, "PunchOutSetupResponse")
+        finish(ctx, exchange, result)  # the journal in the session's transaction: one commit
+    return result
 
 
 def _selected_item(ctx: Context, exchange: Exchange, asin: str | None, locale: str) -> str | None:
