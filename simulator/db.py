@@ -353,6 +353,19 @@ def count_at_most(conn: sqlite3.Connection, sql_from_where: str, params: list[An
     return Total(limit, exact=False) if found > limit else Total(found)
 
 
+def where_clause(filters: dict[str, Any], conditions: list[tuple[str, Any]] | None = None) -> tuple[str, list[Any]]:
+    """``WHERE …`` (or "") for each non-empty filter column equal to its value and each condition
+    ``(sql, value)`` whose value is given, and the parameters in order."""
+    used = {column: value for column, value in filters.items() if value is not None and value != ""}
+    parts = [f"{column} = ?" for column in used]
+    params = list(used.values())
+    for sql, value in conditions or []:
+        if value is not None and value != "":
+            parts.append(sql)
+            params.append(value)
+    return (f"WHERE {' AND '.join(parts)}" if parts else ""), params
+
+
 def select_page(
     conn: sqlite3.Connection,
     table: str,
@@ -370,15 +383,7 @@ def select_page(
     ``conditions`` adds ``(sql, value)`` pairs such as ``("created_at >= ?", since)``. ``table``,
     ``columns``, ``order_by`` and the SQL of the conditions come from the code, never from a request.
     """
-    used = {column: value for column, value in filters.items() if value is not None and value != ""}
-    parts = [f"{column} = ?" for column in used]
-    params = list(used.values())
-    for sql, value in conditions or []:
-        if value is not None and value != "":
-            parts.append(sql)
-            params.append(value)
-    clause = " AND ".join(parts)
-    where = f"WHERE {clause}" if clause else ""
+    where, params = where_clause(filters, conditions)
     total = count_at_most(conn, f"FROM {table} {where}", params)
     rows = conn.execute(
         f"SELECT {columns} FROM {table} {where} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import clock
-from .db import Total, count_at_most, select_page, transaction
+from .db import Total, count_at_most, select_page, transaction, where_clause
 from .errors import AdminError, NotFound
 
 MASK = "****"
@@ -199,14 +199,7 @@ def count(conn: sqlite3.Connection, **criteria: Any) -> int:
         contains=criteria.pop("contains", None),
         before=criteria.pop("before", None),
     )
-    used = {column: value for column, value in criteria.items() if value is not None and value != ""}
-    parts = [f"{column} = ?" for column in used]
-    params = list(used.values())
-    for sql, value in conditions:
-        if value is not None and value != "":
-            parts.append(sql)
-            params.append(value)
-    where = f"WHERE {' AND '.join(parts)}" if parts else ""
+    where, params = where_clause(criteria, conditions)
     return int(conn.execute(f"SELECT count(*) FROM journal {where}", params).fetchone()[0])  # noqa: S608
 
 

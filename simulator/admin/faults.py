@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import faults
 from ..errors import AdminError
 from ..web import context
+from .routes import page_json
 
 bp = Blueprint("admin_faults", __name__, url_prefix="/__admin")
 
@@ -22,7 +23,7 @@ def add_fault() -> tuple[Response, int]:
 @bp.get("/faults")
 def list_faults() -> Response:
     items = faults.list_faults(context().conn)
-    return jsonify({"items": items, "total": len(items)})
+    return page_json(items, len(items))
 
 
 @bp.delete("/faults/<fault_id>")

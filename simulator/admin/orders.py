@@ -10,7 +10,7 @@ from .. import clock, outbox
 from ..errors import AdminError
 from ..orders import emails, store
 from ..web import context
-from .routes import page_args
+from .routes import page_args, page_json
 
 bp = Blueprint("admin_orders", __name__, url_prefix="/__admin")
 WORKER = "admin"
@@ -35,7 +35,7 @@ def list_orders() -> Response:
         limit=limit,
         offset=offset,
     )
-    return jsonify({"items": items, "total": total})
+    return page_json(items, total)
 
 
 @bp.get("/orders/<order_pk>")
@@ -77,15 +77,7 @@ def list_outbox() -> Response:
         limit=limit,
         offset=offset,
     )
-    page = [_outbox_json(i) for i in items]
-    return jsonify(
-        {
-            "items": page,
-            "total": total,
-            "total_exact": total.exact,
-            "next_before": page[-1]["id"] if len(page) == limit else None,
-        }
-    )
+    return page_json([_outbox_json(i) for i in items], total, limit=limit)
 
 
 def _before() -> int | None:
@@ -130,7 +122,7 @@ def list_emails() -> Response:
         limit=limit,
         offset=offset,
     )
-    return jsonify({"items": items, "total": total})
+    return page_json(items, total)
 
 
 @bp.get("/clock")

@@ -53,7 +53,7 @@ def checked_page(limit: int, offset: int) -> tuple[int, int]:
     return limit, offset
 
 
-def _list(items: list[Any], total: int, *, limit: int | None = None) -> Response:
+def page_json(items: list[Any], total: int, *, limit: int | None = None) -> Response:
     """A page: its items, the total (exact, or ``total_exact`` false: at least that many), and for
     lists in id order, ``next_before``: the ``before`` of the next page (null on the last one)."""
     page: dict[str, Any] = {"items": items, "total": total, "total_exact": getattr(total, "exact", True)}
@@ -129,7 +129,7 @@ def put_seed() -> Response:
 def list_accounts() -> Response:
     limit, offset = page_args(100)
     items, total = accounts.list_accounts(context().conn, limit, offset)
-    return _list([a.to_json() for a in items], total)
+    return page_json([a.to_json() for a in items], total)
 
 
 @bp.post("/accounts")
@@ -157,7 +157,7 @@ def list_users(account_id: str) -> Response:
     conn = context().conn
     accounts.get_account(conn, account_id)
     users = accounts.list_users(conn, account_id)
-    return _list([u.to_json() for u in users], len(users))
+    return page_json([u.to_json() for u in users], len(users))
 
 
 @bp.post("/accounts/<account_id>/users")
@@ -221,7 +221,7 @@ def journal_list() -> Response:
     items, total = journal.search(
         context().conn, **_journal_criteria(request.args.to_dict()), limit=limit, offset=offset
     )
-    return _list(items, total, limit=limit)
+    return page_json(items, total, limit=limit)
 
 
 @bp.post("/journal/find")
@@ -238,7 +238,7 @@ def journal_find() -> Response:
         raise AdminError(400, "invalid_paging", "limit and offset must be whole numbers.")
     limit, offset = checked_page(min(limit, MAX_LIMIT), offset)
     items, total = journal.search(context().conn, **_journal_criteria(data), limit=limit, offset=offset)
-    return _list(items, total, limit=limit)
+    return page_json(items, total, limit=limit)
 
 
 @bp.post("/journal/count")
@@ -284,7 +284,7 @@ def catalog_search() -> Response:
         limit=min(limit, 100),
         offset=offset,
     )
-    return _list([_product_json(p) for p in page.items], page.total)
+    return page_json([_product_json(p) for p in page.items], page.total)
 
 
 @bp.get("/catalog/products/<asin>")
@@ -330,7 +330,7 @@ def list_sessions() -> Response:
         limit=limit,
         offset=offset,
     )
-    return _list([_session_json(s) for s in items], total)
+    return page_json([_session_json(s) for s in items], total)
 
 
 @bp.get("/sessions/<session_id>")

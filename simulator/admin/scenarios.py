@@ -17,7 +17,7 @@ from ..scenarios import engine, schema, store
 from ..scenarios.engine import Facts
 from ..scenarios.facts import endpoint_of
 from ..web import context
-from .routes import page_args
+from .routes import page_args, page_json
 
 bp = Blueprint("admin_scenarios", __name__, url_prefix="/__admin")
 
@@ -41,7 +41,7 @@ def _scenario_body() -> Any:
 @bp.get("/scenarios")
 def list_scenarios() -> Response:
     items = [s.to_json() for s in store.list_all(context().conn)]
-    return jsonify({"items": items, "total": len(items)})
+    return page_json(items, len(items))
 
 
 @bp.post("/scenarios")
@@ -137,4 +137,4 @@ def unmatched() -> Response:
         entry.pop("body", None)
         entry["nearest"] = engine.nearest(conn, facts) if facts is not None else []
         items.append(entry)
-    return jsonify({"items": items, "total": total, "total_exact": total.exact})
+    return page_json(items, total)
