@@ -12,6 +12,7 @@ from .accounts import ensure_demo_account
 from .catalog.generate import DEFAULT_BATCH_SIZE, ProgressCallback, build_catalog, unfinished_build
 from .config import Config, default_dtd_dir
 from .cxml.validate import DtdRegistry
+from .cxml_endpoints import CxmlEndpoints
 from .faults import FaultMiddleware
 from .scenarios import store as scenario_store
 
@@ -96,6 +97,8 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     register_error_handlers(app)
     init_operator(app)  # with --admin-token, the console and the demo buyer need it too
     init_security(app)  # CSRF tokens on the browser forms, CSP and the other security headers
+    # cXML POSTs are served in front of Flask (cxml_endpoints); faults apply to every answer.
+    app.wsgi_app = CxmlEndpoints(app.wsgi_app, config, app.extensions["dtds"])  # type: ignore[method-assign]
     app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:
         retention = journal.Retention(config.journal_max_rows, config.journal_max_days)

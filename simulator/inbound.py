@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from . import accounts, clock, journal
+from . import accounts, clock, db, journal
 from .accounts import Account
 from .context import Context
 from .cxml import build, read
 from .cxml.ids import payload_id
 from .cxml.parse import Document, parse_document, unwrap_body
 from .cxml.types import Credential, Envelope
-from .errors import CxmlError, NotAcceptable, NotImplementedRequest
+from .errors import CxmlError, InternalError, NotAcceptable, NotImplementedRequest
 from .scenarios import engine
 from .scenarios import store as scenario_store
 from .scenarios.engine import Fired
@@ -224,6 +225,24 @@ def finish(ctx: Context, exchange: Exchange, result: Answer) -> None:
         )
     except Exception:
         log.exception("could not journal the exchange at %s", exchange.endpoint)
+
+
+def refuse(ctx: Context, exchange: Exchange, error: CxmlError) -> Answer:
+    """The answer to a request refused with ``error`` (whatever it had written is rolled back), journaled."""
+    if ctx.conn.in_transaction:
+        ctx.conn.execute("ROLLBACK")
+    exchange.fault = None  # a refusal is sent as it is
+    result = error_answer(ctx, exchange, error)
+    finish(ctx, exchange, result)
+    return result
+
+
+def internal_error(error: Exception, data_dir: Path) -> InternalError:
+    """Our own failure as a cXML 500 that says what to do: a full disk, a read-only database …"""
+    storage = db.storage_error(error, data_dir)
+    return InternalError(
+        storage or f"The simulator failed while serving this request ({type(error).__name__}); see its log."
+    )
 
 
 def scenario_answer(spec: dict[str, Any], account_id: str) -> CxmlError:

@@ -39,6 +39,7 @@ import sqlite3
 from flask import Flask, Response, current_app, g, request
 from markupsafe import Markup, escape
 
+from .cxml_endpoints import COMMON_HEADERS
 from .errors import ShopError
 from .punchout.routes import SHOP_COOKIE
 
@@ -164,9 +165,8 @@ def content_security_policy(nonce: str, *, frameable: bool) -> str:
 
 
 def add_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Shop URLs carry the session key (?sid=): other origins get the origin only, never the path.
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    for name, value in COMMON_HEADERS:
+        response.headers.setdefault(name, value)
     frameable = request.blueprint not in UNFRAMEABLE_BLUEPRINTS
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), frameable=frameable)

@@ -10,13 +10,12 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import clock, db, inbound
+from . import clock, cxml_endpoints, db, inbound
 from .context import Context
 from .errors import (
     AdminError,
     BadRequest,
     CxmlError,
-    InternalError,
     NotImplementedRequest,
     RequestTooLarge,
     ShopError,
@@ -50,9 +49,7 @@ def is_cxml_endpoint() -> bool:
 
 
 def xml_response(result: inbound.Answer) -> Response:
-    return Response(
-        result.body, status=result.http_status, mimetype=XML_MIMETYPE, content_type="text/xml; charset=UTF-8"
-    )
+    return Response(result.body, status=result.http_status, content_type=cxml_endpoints.CONTENT_TYPE)
 
 
 def _cxml_error(error: CxmlError) -> Response:
@@ -60,11 +57,7 @@ def _cxml_error(error: CxmlError) -> Response:
     exchange = g.get("exchange") or inbound.Exchange(
         endpoint=request.path, content_type=request.content_type or "", body=b""
     )
-    if ctx.conn.in_transaction:
-        ctx.conn.execute("ROLLBACK")
-    result = inbound.error_answer(ctx, exchange, error)
-    inbound.finish(ctx, exchange, result)
-    return xml_response(result)
+    return xml_response(inbound.refuse(ctx, exchange, error))
 
 
 def _admin_error(error: AdminError) -> tuple[Response, int]:
@@ -101,13 +94,10 @@ def _http_error(error: HTTPException) -> Any:
 
 def _unexpected(error: Exception) -> Any:
     log.exception("unexpected error at %s %s", request.method, request.path)
-    storage = db.storage_error(error, current_app.config["SIMULATOR"].data_dir)  # a full disk, read-only …
+    data_dir = current_app.config["SIMULATOR"].data_dir
     if is_cxml_endpoint():
-        return _cxml_error(
-            InternalError(
-                storage or f"The simulator failed while serving this request ({type(error).__name__}); see its log."
-            )
-        )
+        return _cxml_error(inbound.internal_error(error, data_dir))
+    storage = db.storage_error(error, data_dir)  # a full disk, read-only …
     if request.path.startswith("/__admin"):
         if storage:
             return jsonify({"error": "storage_error", "message": storage}), 500

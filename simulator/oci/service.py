@@ -201,7 +201,8 @@ def serve(ctx: Context, exchange: Exchange, *, allow_functions: bool = True) -> 
         oci["cancel_url"] = cancel_url
     with transaction(ctx.conn):
         user, email, name = _user(ctx, exchange, account)
-        session, token = sessions.create(
+        token = sessions.new_token()
+        session = sessions.create(
             ctx.conn,
             sessions.NewSession(
                 account_id=account.id,
@@ -223,6 +224,7 @@ def serve(ctx: Context, exchange: Exchange, *, allow_functions: bool = True) -> 
                 oci=oci,
             ),
             ctx.config.session_ttl,
+            token=token,
         )
     exchange.session_id = session.id
     if cancel_now:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from flask import Blueprint, Response, current_app, g, make_response, redirect, request, url_for
 
-from .. import inbound
-from ..orders import service as order_service
+from .. import cxml_endpoints, inbound
+from ..cxml_endpoints import FAULT_ENVIRON_KEY
 from ..scenarios import pages
 from ..web import context, xml_response
-from . import service, sessions
+from . import sessions
 
 bp = Blueprint("punchout", __name__)
 
 SHOP_COOKIE = "punchout_shop"
-FAULT_ENVIRON_KEY = "punchout_sim.fault"
 
 
-def serve_cxml(handlers: dict[str, inbound.Handler]) -> Response:
-    """Serve one cXML request with the handler for its type (any other type is answered 450)."""
+def serve_cxml(table: dict[str, inbound.Handler]) -> Response:
+    """Serve one cXML request with the handler for its type (any other type is answered 450).
+
+    Most cXML POSTs never get here: :class:`simulator.cxml_endpoints.CxmlEndpoints` serves them in
+    front of Flask with the same tables; Flask's routes take what it passes on.
+    """
     ctx = context()
     exchange = inbound.Exchange(
         endpoint=request.path,
@@ -28,33 +29,19 @@ def serve_cxml(handlers: dict[str, inbound.Handler]) -> Response:
         charset=request.mimetype_params.get("charset"),
     )
     g.exchange = exchange
-    result = inbound.serve(ctx, exchange, handlers)
-    inbound.finish(ctx, exchange, result)
+    result = cxml_endpoints.respond(ctx, exchange, table)
     if exchange.fault is not None:
         request.environ[FAULT_ENVIRON_KEY] = exchange.fault  # applied by the fault middleware
     return xml_response(result)
 
 
 @bp.post("/punchout")
-def punchout() -> Response:
-    return serve_cxml({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False)})
-
-
 @bp.post("/punchout/test")
-def punchout_test() -> Response:
-    return serve_cxml({"PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=True)})
-
-
 @bp.post("/cxml")
 def cxml() -> Response:
-    return serve_cxml(
-        {
-            "PunchOutSetupRequest": partial(service.punchout_setup, test_endpoint=False),
-            "ProfileRequest": service.profile,
-            "OrderRequest": order_service.order_request,
-            "StatusUpdateRequest": service.status_update,
-        }
-    )
+    table = cxml_endpoints.handlers(request.path)
+    assert table is not None
+    return serve_cxml(table)
 
 
 @bp.get("/start/<token>")

@@ -73,10 +73,17 @@ def punchout_setup(ctx: Context, exchange: Exchange, received: Received, *, test
         email, name = found[0], request.user_name()
         exchange.advisories.append(f"User identified by {email} (from {found[1]}).")
     target = next((v for n in TARGET_EXTRINSICS if (v := request.extrinsic(n))), account.setting("form_target"))
+    # Reading and building happen before the write transaction, which the other workers queue for:
+    # inside it are only the writes (docs/performance.md).
+    user = accounts.find_user(ctx.conn, account.id, email)
+    selected = _selected_item(ctx, exchange, request.selected_item, account.setting("locale"))
+    token = sessions.new_token()
+    env = envelope(ctx, account)
+    body = build.punchout_setup_response(env, start_page_url(ctx, token))
     with transaction(ctx.conn):
-        user = accounts.punchout_user(ctx.conn, account, email, name)
-        selected = _selected_item(ctx, exchange, request.selected_item, account.setting("locale"))
-        session, token = sessions.create(
+        if user is None or "punchout_user" not in user.roles:
+            user = accounts.punchout_user(ctx.conn, account, email, name)  # creates it, or says why not
+        session = sessions.create(
             ctx.conn,
             sessions.NewSession(
                 account_id=account.id,
@@ -96,12 +103,11 @@ def punchout_setup(ctx: Context, exchange: Exchange, received: Received, *, test
                 locale=account.setting("locale"),
             ),
             ctx.config.session_ttl,
+            token=token,
         )
         exchange.session_id = session.id
         if request.operation in ("edit", "inspect"):
             _restore_cart(ctx, exchange, session, request.items)
-        env = envelope(ctx, account)
-        body = build.punchout_setup_response(env, start_page_url(ctx, token))
         result = answer(ctx, exchange, body, env, "PunchOutSetupResponse")
         finish(ctx, exchange, result)  # the journal in the session's transaction: one commit
     return result

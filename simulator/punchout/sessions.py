@@ -77,6 +77,7 @@ class Session(NewSession):
 
 _JSON_COLUMNS = {"ship_to", "extrinsics", "contacts", "oci"}
 _FIELDS = [f.name for f in fields(Session)]
+_NEW_FIELDS = [f.name for f in fields(NewSession)]
 
 
 def _session(row: sqlite3.Row) -> Session:
@@ -92,11 +93,12 @@ def _session(row: sqlite3.Row) -> Session:
     return Session(**values)
 
 
-def create(conn: sqlite3.Connection, new: NewSession, ttl_seconds: int) -> tuple[Session, str]:
-    """Store a session; returns it and the start token (shown once, in the StartPage URL)."""
-    token = new_token()
+def create(conn: sqlite3.Connection, new: NewSession, ttl_seconds: int, *, token: str | None = None) -> Session:
+    """Store a session opened by the start ``token`` (shown once, in the StartPage URL)."""
+    token = token or new_token()
     now = clock.now()
     session_id = "sess_" + secrets.token_hex(10)
+    created, expires = clock.timestamp(now), clock.timestamp(now + timedelta(seconds=ttl_seconds))
     conn.execute(
         "INSERT INTO sessions (id, account_id, user_id, start_token_hash, operation, buyer_cookie,"
         " browser_form_post_url, form_target, test_mode, email, user_name, ship_to, extrinsics, contacts,"
@@ -122,12 +124,24 @@ def create(conn: sqlite3.Connection, new: NewSession, ttl_seconds: int) -> tuple
             new.locale,
             new.protocol,
             json.dumps(new.oci) if new.oci is not None else None,
-            clock.timestamp(now),
-            clock.timestamp(now + timedelta(seconds=ttl_seconds)),
-            clock.timestamp(now),
+            created,
+            expires,
+            created,
         ),
     )
-    return get(conn, session_id), token
+    # As get() would read it back, without reading it back (this runs inside a write transaction).
+    values = {name: getattr(new, name) for name in _NEW_FIELDS}
+    values.update(test_mode=bool(new.test_mode), extrinsics=[(str(k), str(v)) for k, v in new.extrinsics])
+    return Session(
+        **values,
+        id=session_id,
+        status="new",
+        created_at=created,
+        expires_at=expires,
+        started_at=None,
+        returned_at=None,
+        last_seen_at=created,
+    )
 
 
 def get(conn: sqlite3.Connection, session_id: str) -> Session:

@@ -11,12 +11,13 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from .. import accounts
 from ..catalog import repository
+from ..cxml_endpoints import FAULT_ENVIRON_KEY
 from ..errors import AdminError, ShopError
 from ..i18n import browser_locale
 from ..oci import checkout as oci_checkout  # OCI
 from ..orders import store
 from ..punchout import cart, checkout, sessions
-from ..punchout.routes import FAULT_ENVIRON_KEY, SHOP_COOKIE
+from ..punchout.routes import SHOP_COOKIE
 from ..scenarios import pages
 from ..web import context
 
