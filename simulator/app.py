@@ -105,4 +105,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
         dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval, retention=retention)
         dispatcher.start()
         app.extensions["outbox_dispatcher"] = dispatcher
+        checkpointer = db.Checkpointer(config.database_path)  # WAL checkpoints off the request path
+        checkpointer.start()
+        app.extensions["wal_checkpointer"] = checkpointer
     return app

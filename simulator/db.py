@@ -200,6 +200,8 @@ def connect(path: Path, factory: type[Connection] = Connection) -> sqlite3.Conne
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 30000")
+        if _resolved(str(path)) in _checkpointed:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # a Checkpointer does it, off the request path
     except sqlite3.Error as exc:
         raise DataDirError(_cannot_open(Path(path), exc)) from exc
     return conn
@@ -390,6 +392,53 @@ def select_page(
         [*params, limit, offset],
     ).fetchall()
     return rows, total
+
+
+# --- checkpoints in the background -----------------------------------------------------------
+# By default the connection whose commit takes the WAL past 1,000 pages copies it into the database
+# file there and then, fsyncs included, while its request waits and — holding the writer lock —
+# every other writer too: one setup request in ~50 paid milliseconds for all of them. A server
+# process runs a Checkpointer instead, and its connections leave checkpoints to it. Measured with
+# bench/load.py: +20 % setup requests per second (docs/performance.md).
+_checkpointed: set[str] = set()
+
+
+class Checkpointer:
+    """A daemon thread that checkpoints the WAL (PASSIVE: never blocks a reader or a writer)."""
+
+    def __init__(self, path: Path, interval: float = 0.25) -> None:
+        self.path = path
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        key = _resolved(str(self.path))
+        _checkpointed.add(key)  # the connections opened from now on, and this thread's open one:
+        kept = _local.__dict__.get("kept", {}).get(key)
+        if kept is not None:
+            kept.execute("PRAGMA wal_autocheckpoint = 0")
+        self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        _checkpointed.discard(_resolved(str(self.path)))
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while not self._stop.wait(self.interval):
+            try:
+                if conn is None:
+                    uri = f"{Path(self.path).resolve().as_uri()}?mode=rw"  # never creates a database
+                    conn = sqlite3.connect(uri, uri=True, timeout=1, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass  # busy (another process's checkpointer), or the data dir is being reset: next round
+        if conn is not None:
+            conn.close()
 
 
 # --- the writer lock ------------------------------------------------------------------------------

@@ -159,9 +159,9 @@ class Simulator:
             self._thread.join(5)
             self._thread = None
         if self._app is not None:
-            dispatcher = self._app.extensions.get("outbox_dispatcher")
-            if dispatcher is not None:
-                dispatcher.stop()
+            for name in ("outbox_dispatcher", "wal_checkpointer"):
+                if (worker := self._app.extensions.get(name)) is not None:
+                    worker.stop()
         if self._api is not None:
             self._api.close()
             self._api = None

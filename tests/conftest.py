@@ -152,9 +152,9 @@ def live_server(tmp_path: Path, template_data_dir: Path, dtd_dir: Path) -> Itera
     server.start()
     yield server
     server.stop()
-    dispatcher = server.app.extensions.get("outbox_dispatcher")
-    if dispatcher is not None:
-        dispatcher.stop()
+    for name in ("outbox_dispatcher", "wal_checkpointer"):
+        if (worker := server.app.extensions.get(name)) is not None:
+            worker.stop()
 
 
 class Receiver:

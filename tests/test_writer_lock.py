@@ -122,3 +122,46 @@ def test_an_order_is_one_write_transaction_with_its_journal(client, app) -> None
     entries = client.get("/__admin/journal?limit=2").get_json()["items"]
     assert [(e["direction"], e["doc_type"]) for e in entries] == [("out", "Status"), ("in", "OrderRequest")]
     assert client.get("/__admin/orders?po=PO-ONE-TXN").get_json()["total"] == 1
+
+
+def _main_file_pages(path: Path) -> int:
+    return path.stat().st_size // 4096
+
+
+def test_without_a_checkpointer_a_commit_checkpoints_on_the_request_path(database: Path) -> None:
+    conn = db.connect(database)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    conn.close()
+
+
+def test_a_checkpointer_moves_the_wal_into_the_database_file_in_the_background(database: Path) -> None:
+    checkpointer = db.Checkpointer(database, interval=0.05)
+    checkpointer.start()
+    try:
+        conn = db.connect(database)
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # left to the checkpointer
+        before = _main_file_pages(database)
+        for _ in range(50):
+            with db.transaction(conn):
+                conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(500)])
+        deadline = time.monotonic() + 10
+        while _main_file_pages(database) <= before + 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _main_file_pages(database) > before + 20  # 25,000 rows reached the database file
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 25_000
+        conn.close()
+    finally:
+        checkpointer.stop()
+    conn = db.connect(database)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # stopped: back to SQLite's own
+    conn.close()
+
+
+def test_a_checkpointer_never_creates_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "gone" / "simulator.sqlite3"
+    missing.parent.mkdir()
+    checkpointer = db.Checkpointer(missing, interval=0.02)
+    checkpointer.start()
+    time.sleep(0.2)
+    checkpointer.stop()
+    assert not missing.exists()
