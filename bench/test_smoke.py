@@ -40,3 +40,18 @@ def test_the_load_benchmark_runs() -> None:
         pytest.skip(message)
     output = run("bench.load", "--seconds", "1", "--catalog-size", "300")
     assert "setup / health" in output and "worker RSS, MB" in output
+
+
+def test_the_bare_endpoint_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lxml import etree
+
+    from bench import bare_endpoint
+    from tests.helpers import setup_request
+
+    monkeypatch.setattr(bare_endpoint, "DATABASE", str(tmp_path / "bare.sqlite3"))
+    monkeypatch.setattr(bare_endpoint._local, "conn", None, raising=False)
+    client = bare_endpoint.app.test_client()
+    assert client.get("/health").json == {"ok": True}
+    answer = etree.fromstring(client.post("/setup", data=setup_request(), content_type="text/xml").data)
+    assert answer.get("payloadID") == "1700000000.1@buyer.test.answer"
+    assert answer.find("Response/Status").get("code") == "200"
