@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
 
 from .. import clock, faults, outbox
 from ..accounts import Account
@@ -88,10 +87,6 @@ def _date(moment: datetime, fallback: datetime) -> str:
     return clock.timestamp(fallback if moment >= FAR_FUTURE else moment)
 
 
-def _confirm_lines(confirmed: list[tuple[str, str, int]], conn: sqlite3.Connection) -> None:
-    conn.executemany("UPDATE order_lines SET confirm_id = ? WHERE order_pk = ? AND line_number = ?", confirmed)
-
-
 class Scheduler:
     """Decides every document of one order; :meth:`store` writes them.
 
@@ -102,6 +97,7 @@ class Scheduler:
     def __init__(self, ctx: Context, order: OrderContext, fired: Fired | None = None) -> None:
         self.ctx = ctx
         self.writes: list[Callable[[sqlite3.Connection], object]] = []
+        self.confirm_ids: dict[int, str] = {}  # line number → the Amazon order number confirming it
         self.order = order
         self.account = order.account
         self.rng = random.Random(order.payload_id)  # the same order gives the same numbers
@@ -179,9 +175,7 @@ class Scheduler:
             groups.setdefault(line.seller, []).append(line)
         for lines in groups.values():
             confirm_id = fulfil.amazon_order_number(self.rng)
-            self.writes.append(
-                partial(_confirm_lines, [(confirm_id, self.order.order_pk, n.line_number) for n in lines])
-            )
+            self.confirm_ids.update((n.line_number, confirm_id) for n in lines)  # stored with the lines
             self._confirm(confirm_id, lines)
             if ship:
                 last = self._ship(confirm_id, lines)

@@ -238,7 +238,7 @@ def take_order(
                 "advisories": list(exchange.advisories),
             },
         )
-        _store_lines(ctx, order_pk, order, plan)
+        _store_lines(ctx, order_pk, order, plan, scheduler.confirm_ids if scheduler else {})
         if scheduler is not None:
             scheduler.store(ctx.conn)
         emails.order_outcome(ctx, account, order_pk, order, plan, email)
@@ -290,7 +290,7 @@ def _masked_payment(order: OrderRequest) -> dict[str, str] | None:
     }
 
 
-def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan) -> None:
+def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan, confirm_ids: dict[int, str]) -> None:
     planned = {line.line_number: line for line in plan.lines}
     rows = []
     for line in order.lines:
@@ -315,6 +315,7 @@ def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan) -
                 "reject_message": p.reject_message if p else (plan.reject_message or None),
                 "seller": p.seller if p else None,
                 "delivery_date": None,
+                "confirm_id": confirm_ids.get(line.line_number),
             }
         )
     store.insert_lines(ctx.conn, rows)
