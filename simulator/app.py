@@ -102,7 +102,12 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
     app.wsgi_app = FaultMiddleware(app.wsgi_app, config.database_path)  # type: ignore[method-assign]  # faults
     if config.outbox_interval > 0:
         retention = journal.Retention(config.journal_max_rows, config.journal_max_days)
-        dispatcher = outbox.Dispatcher(config.database_path, interval=config.outbox_interval, retention=retention)
+        dispatcher = outbox.Dispatcher(
+            config.database_path,
+            interval=config.outbox_interval,
+            retention=retention,
+            session_keep_days=config.session_keep_days,
+        )
         dispatcher.start()
         app.extensions["outbox_dispatcher"] = dispatcher
         checkpointer = db.Checkpointer(config.database_path)  # WAL checkpoints off the request path

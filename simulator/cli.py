@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
         "--journal-max-days", type=float, help="drop journal entries older than this many days (0: no limit)"
     )
     serve.add_argument(
+        "--session-keep-days",
+        type=float,
+        help="delete shopping sessions and their carts this many days after they expired (default 7; 0: keep all)",
+    )
+    serve.add_argument(
         "--scenario",
         dest="scenarios",
         action="append",
@@ -277,6 +282,7 @@ def config_from(args: argparse.Namespace, environ: dict[str, str] | None = None)
         "insecure_admin",
         "journal_max_rows",
         "journal_max_days",
+        "session_keep_days",
     ):
         value = getattr(args, name, None)
         if value is not None:

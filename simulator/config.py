@@ -45,6 +45,7 @@ class Config:
     insecure_admin: bool = False  # allow listening beyond loopback without an admin token
     journal_max_rows: int = 0  # keep at most this many journal entries (0: no limit)
     journal_max_days: float = 0  # drop journal entries older than this many days (0: no limit)
+    session_keep_days: float = 7  # delete shopping sessions this many days after they expired (0: keep)
     supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
 
     @property
@@ -78,6 +79,11 @@ class Config:
                 "--journal-max-rows and --journal-max-days (PUNCHOUT_SIM_JOURNAL_MAX_ROWS, _DAYS) must be 0 "
                 "(no limit) or more."
             )
+        if not 0 <= self.session_keep_days <= 36_500:  # NaN fails too
+            raise ValueError(
+                "--session-keep-days (PUNCHOUT_SIM_SESSION_KEEP_DAYS) must be 0 (keep every session) or a number "
+                "of days up to 36500."
+            )
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -93,6 +99,7 @@ _CONVERTERS: dict[str, Any] = {
     "outbox_interval": float,
     "journal_max_rows": int,
     "journal_max_days": float,
+    "session_keep_days": float,
     "data_dir": Path,
     "dtd_dir": Path,
     "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),

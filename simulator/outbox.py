@@ -40,6 +40,7 @@ from .cxml import deferred
 from .cxml.parse import parse_document
 from .db import Total, connect, select_page, transaction
 from .errors import AdminError, CxmlError, NotFound
+from .punchout import sessions
 
 log = logging.getLogger(__name__)
 
@@ -835,11 +836,13 @@ class Dispatcher:
         interval: float = 0.5,
         worker_id: str | None = None,
         retention: journal.Retention | None = None,
+        session_keep_days: float = 0,
     ) -> None:
         self.database_path = Path(database_path)
         self.interval = interval
         self.worker_id = worker_id
         self.retention = retention or journal.Retention()  # retention: pruned between deliveries
+        self.session_keep_days = session_keep_days  # expired shopping sessions, pruned likewise
         self._next_prune = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -892,10 +895,14 @@ class Dispatcher:
                     conn.close()
 
     def _prune(self, conn: sqlite3.Connection) -> bool:
-        """Retention: one bounded batch of the journal every PRUNE_EVERY_SECONDS; True while behind."""
-        if not self.retention.active or time.monotonic() < self._next_prune:
+        """Retention: one bounded batch of the journal and of expired sessions every
+        PRUNE_EVERY_SECONDS; True while behind."""
+        if not (self.retention.active or self.session_keep_days > 0) or time.monotonic() < self._next_prune:
             return False
         behind = journal.prune(conn, self.retention) >= journal.PRUNE_BATCH
+        behind = (
+            sessions.prune(conn, self.session_keep_days, batch=journal.PRUNE_BATCH) >= journal.PRUNE_BATCH or behind
+        )
         self._next_prune = 0.0 if behind else time.monotonic() + journal.PRUNE_EVERY_SECONDS
         return behind
 

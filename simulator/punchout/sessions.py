@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock
-from ..db import select_page
+from ..db import select_page, transaction
 from ..errors import NotFound, ShopError
 
 TOKEN_BYTES = 24  # 192 bits, above the 128 the issue asks for
@@ -246,3 +246,25 @@ def mark_returned(conn: sqlite3.Connection, session_id: str, *, cancelled: bool)
         "UPDATE sessions SET status = ?, returned_at = ? WHERE id = ?",
         ("cancelled" if cancelled else "returned", clock.timestamp(), session_id),
     )
+
+
+# --- retention (the server's dispatcher calls prune; --session-keep-days) -------------------------
+PRUNE_WINDOW = 2000  # the oldest sessions looked at per pass: a pass costs the same at any table size
+
+
+def prune(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500) -> int:
+    """Delete up to ``batch`` sessions (their carts with them) that expired more than ``keep_days``
+    days ago on the simulator's clock; returns how many went. 0 days keeps every session.
+
+    Looks at the oldest PRUNE_WINDOW sessions only: sessions are stored in the order they start, so
+    the ones to go come first, and a pass stays cheap with millions of rows. One short transaction.
+    """
+    if keep_days <= 0 or batch <= 0:
+        return 0
+    cutoff = clock.timestamp(clock.now() - timedelta(days=keep_days))
+    with transaction(conn):
+        return conn.execute(
+            "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM"
+            " (SELECT rowid, expires_at FROM sessions ORDER BY rowid LIMIT ?) WHERE expires_at < ? LIMIT ?)",
+            (PRUNE_WINDOW, cutoff, batch),
+        ).rowcount
