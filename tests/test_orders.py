@@ -571,3 +571,55 @@ def test_pcard_numbers_are_masked_in_the_journal(client: FlaskClient, buyer: Rec
     assert 'number="************1111"' in raw and "4111111111111111" not in raw
     order = client.get("/__admin/orders?order_id=PO-CARD").get_json()["items"][0]
     assert order["payment"]["number"] == "************1111"
+
+
+def _racing(app: Any, monkeypatch: pytest.MonkeyPatch, bodies: list[bytes]) -> list[bytes]:
+    """Post ``bodies`` from two threads at once, both past the checks before the first transaction
+    (the planning between them waits at a barrier), as two workers serving at the same moment."""
+    import threading
+
+    from simulator.orders import service
+
+    barrier = threading.Barrier(len(bodies), timeout=10)
+    plan = service._plan
+
+    def plan_together(*args: Any, **kwargs: Any) -> Any:
+        barrier.wait()
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_plan", plan_together)
+    answers: list[bytes] = [b""] * len(bodies)
+
+    def post(i: int) -> None:
+        answers[i] = app.test_client().post("/orders", data=bodies[i], content_type="text/xml").data
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return answers
+
+
+def test_a_retry_racing_its_first_try_gets_the_same_answer(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = order_request(order_id="PO-RACE", payload_id="race@buyer.test")
+    first, second = _racing(app, monkeypatch, [body, body])
+    assert status_of(first) == status_of(second) == (200, "OK", "")
+    assert first == second  # the stored answer, byte for byte
+    client = app.test_client()
+    assert client.get("/__admin/orders?order_id=PO-RACE").get_json()["total"] == 1
+    entries = client.get("/__admin/journal?type=OrderRequest&limit=10").get_json()["items"]
+    assert len(entries) == 2
+    replayed = [e for e in entries if "payloadID race@buyer.test was received before" in " ".join(e["advisories"])]
+    assert len(replayed) == 1
+
+
+def test_the_same_order_id_racing_is_taken_once(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = _racing(
+        app,
+        monkeypatch,
+        [order_request(order_id="PO-TWICE", payload_id=f"twice-{n}@buyer.test") for n in (1, 2)],
+    )
+    codes = sorted(status_of(a)[:2] for a in answers)
+    assert codes == [(200, "OK"), (409, "Conflict")]
+    assert app.test_client().get("/__admin/orders?order_id=PO-TWICE").get_json()["total"] == 1

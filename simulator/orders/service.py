@@ -182,8 +182,7 @@ def take_order(
     """
     stored = store.by_payload_id(ctx.conn, payload)
     if stored is not None:
-        exchange.advisories.append(f"payloadID {payload} was received before: the same answer, nothing created.")
-        return Taken(stored.order_pk, None, stored.code, stored.http, stored.body)
+        return _replay(exchange, payload, stored)
     _check_duplicate(ctx, account, order, payload)
 
     fired = exchange.fired
@@ -211,6 +210,15 @@ def take_order(
         None if synchronous_reject else _schedule(ctx, account, order, payload, order_pk, plan, test, code, fired)
     )
     with transaction(ctx.conn):
+        # Again under the writer lock: another worker may have taken this document (a buyer's retry
+        # while the first try was still being served) or this orderID since the checks above.
+        stored = store.by_payload_id(ctx.conn, payload)
+        if stored is not None:
+            taken = _replay(exchange, payload, stored)
+            if journal is not None:
+                journal(taken.code, taken.http, taken.body)
+            return taken
+        _check_duplicate(ctx, account, order, payload)
         store.insert_order(
             ctx.conn,
             {
@@ -245,6 +253,12 @@ def take_order(
         if journal is not None:
             journal(code, http, body)
     return Taken(order_pk, plan, code, http, body)
+
+
+def _replay(exchange: Exchange, payload: str, stored: store.StoredAnswer) -> Taken:
+    """A payloadID received before: the answer given then, and nothing created."""
+    exchange.advisories.append(f"payloadID {payload} was received before: the same answer, nothing created.")
+    return Taken(stored.order_pk, None, stored.code, stored.http, stored.body)
 
 
 def answer_from(body: bytes, code: int, http: int, payload_id: str) -> Answer:
