@@ -1,11 +1,15 @@
 """Load benchmark: start ``punchout-sim serve --workers 2`` on loopback and drive it with wrk.
 
-Bounded in time (``--seconds``, default 10 per endpoint) and to 127.0.0.1 only. Prints requests per
-second and latency percentiles for the health check, PunchOutSetupRequest and a 10-line
-OrderRequest (each with a fresh payloadID and orderID, so none is answered from the idempotency
-cache), and the ratio of setup to health.
+Bounded in time (``--seconds``, default 10 per endpoint and round) and to 127.0.0.1 only. Prints
+requests per second and latency percentiles for the health check, PunchOutSetupRequest and a
+10-line OrderRequest (each with a fresh payloadID and orderID, so none is answered from the
+idempotency cache), and the ratio of setup to health.
 
-    python -m bench.load [--seconds 10] [--connections 32] [--catalog-size 5000]
+With ``--rounds N`` the three endpoints are driven N times in turn and each figure is the median of
+its N runs, with the range beside it: on a shared machine whose speed drifts, interleaved rounds
+keep the setup/health ratio honest (docs/performance.md, "Method").
+
+    python -m bench.load [--seconds 10] [--rounds 3] [--connections 32] [--catalog-size 5000]
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import argparse
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -27,14 +33,26 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers import order_request, setup_request  # noqa: E402
 
+# Every request's payloadID (and orderID) is unique: a tag per wrk run (its first argument), the
+# thread's number and a counter. (Counters with math.random alone repeat: each wrk thread runs its
+# own Lua state with the same unseeded sequence, so the two threads sent the same IDs, and a later
+# round the IDs of the first — orders then measured the idempotent replay, not the order engine.)
 LUA_POST = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/xml"
 local template = [==[%s]==]
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+function init(args)
+  tag = (args[1] or "run") .. "-" .. tostring(thread_number)
+end
 local n = 0
 request = function()
   n = n + 1
-  local body = template:gsub("@@N@@", tostring(n) .. "-" .. tostring(math.random(1, 1000000000)))
+  local body = template:gsub("@@N@@", tag .. "-" .. tostring(n))
   return wrk.format(nil, nil, nil, body)
 end
 """
@@ -50,6 +68,7 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path | None) -> di
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", url]
     if script is not None:
         command[1:1] = ["-s", str(script)]
+        command += ["--", uuid.uuid4().hex]  # the run's tag in every payloadID
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
     for pct in ("50", "90", "99"):
@@ -62,6 +81,12 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path | None) -> di
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     result["socket_errors"] = float(sum(map(int, socket_errors.groups()))) if socket_errors else 0.0
     return result
+
+
+def journal_count(base: str, criteria: dict[str, object]) -> int:
+    answer = requests.post(f"{base}/__admin/journal/count", json=criteria, timeout=120)
+    answer.raise_for_status()
+    return int(answer.json()["count"])
 
 
 def worker_rss_mb(master: int) -> list[float]:
@@ -85,6 +110,7 @@ def worker_rss_mb(master: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1, help="drive the endpoints N times in turn; medians")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--catalog-size", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
@@ -128,27 +154,48 @@ def main() -> int:
             path = data / f"{name}.lua"
             path.write_text(LUA_POST % body)
             scripts[name] = path
-        results = {}
+        runs: dict[str, list[dict[str, float]]] = {"health": [], "setup": [], "order": []}
         memory = {"start": worker_rss_mb(server.pid)}
-        for name, url, script in (
-            ("health", f"{base}/__admin/health", None),
-            ("setup", f"{base}/punchout", scripts["setup"]),
-            ("order", f"{base}/orders", scripts["order"]),
-        ):
-            results[name] = run_wrk(url, args.seconds, args.connections, script)
-            memory[name] = worker_rss_mb(server.pid)
+        for _ in range(max(1, args.rounds)):
+            for name, url, script in (
+                ("health", f"{base}/__admin/health", None),
+                ("setup", f"{base}/punchout", scripts["setup"]),
+                ("order", f"{base}/orders", scripts["order"]),
+            ):
+                runs[name].append(run_wrk(url, args.seconds, args.connections, script))
+                memory[name] = worker_rss_mb(server.pid)
+        # wrk counts HTTP errors only; a cXML refusal comes with HTTP 200: count those from the journal
+        refused = {"health": 0}
+        for name, doc_type in (("setup", "PunchOutSetupRequest"), ("order", "OrderRequest")):
+            received = journal_count(base, {"type": doc_type, "direction": "in"})
+            refused[name] = received - journal_count(base, {"type": doc_type, "direction": "in", "cxml_status": 200})
+        listed = requests.get(f"{base}/__admin/orders?limit=1", timeout=120).json()
+        orders_taken = (
+            f"{listed['total']:,}{'' if listed['total_exact'] else '+'} orders taken of {received:,} received"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
+    results = {
+        name: {key: statistics.median(r.get(key, 0.0) for r in rs) for key in rs[0]} for name, rs in runs.items()
+    }
+    rounds = len(runs["health"])
     print(f"{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>9}")
     for name, r in results.items():
-        errors = int(r["non_2xx"] + r["socket_errors"])
+        errors = int(sum(x["non_2xx"] + x["socket_errors"] for x in runs[name])) + refused[name]
+        spread = f"   ({min(x['rps'] for x in runs[name]):.0f}–{max(x['rps'] for x in runs[name]):.0f})"
         print(
             f"{name:<10}{r['rps']:>10.0f}{r.get('p50_ms', 0):>10.1f}{r.get('p90_ms', 0):>10.1f}"
-            f"{r.get('p99_ms', 0):>10.1f}{errors:>9}"
+            f"{r.get('p99_ms', 0):>10.1f}{errors:>9}{spread if rounds > 1 else ''}"
         )
-    print(f"setup / health = {results['setup']['rps'] / results['health']['rps']:.2f}")
+    ratios = [s["rps"] / h["rps"] for s, h in zip(runs["setup"], runs["health"], strict=True)]
+    each = f" (each round: {', '.join(f'{x:.2f}' for x in ratios)})" if rounds > 1 else ""
+    print(f"setup / health = {statistics.median(ratios):.2f}{each}")
+    if rounds > 1:
+        print(f"medians of {rounds} interleaved rounds; req/s range in brackets")
+    print("errors: HTTP errors, socket errors and answers other than cXML 200 (from the journal)")
+    print(orders_taken + " (each request a new order: no payloadID repeated)")
     print("worker RSS, MB: " + "; ".join(f"{k} {', '.join(f'{v:.0f}' for v in vs)}" for k, vs in memory.items()))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,8 +39,14 @@ def test_the_load_benchmark_runs() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    output = run("bench.load", "--seconds", "1", "--catalog-size", "300")
+    output = run("bench.load", "--seconds", "1", "--rounds", "2", "--catalog-size", "300")
     assert "setup / health" in output and "worker RSS, MB" in output
+    assert "each round:" in output and "medians of 2 interleaved rounds" in output
+    rows = {cells[0]: cells for cells in map(str.split, output.splitlines()) if len(cells) >= 6 and cells[1].isdigit()}
+    # every request new (unique payloadIDs across threads and rounds) and answered cXML 200
+    assert rows["setup"][5] == rows["order"][5] == "0", output
+    taken = re.search(r"([\d,]+) orders taken of ([\d,]+) received", output)
+    assert taken is not None and taken.group(1) == taken.group(2), output
 
 
 def test_the_bare_endpoint_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
