@@ -98,7 +98,8 @@ CREATE TABLE IF NOT EXISTS quotes (
     quantity INTEGER NOT NULL,
     unit_price TEXT NOT NULL,
     currency TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    email TEXT  -- the shopper's, so that an order citing the quote names them after the session is gone
 );
 CREATE INDEX IF NOT EXISTS quotes_session ON quotes (session_id);
 
@@ -303,6 +304,7 @@ ADDED_COLUMNS = {
         "punchout": "INTEGER NOT NULL DEFAULT 1",
     },
     "sessions": {"protocol": "TEXT NOT NULL DEFAULT 'cxml'", "oci": "TEXT"},
+    "quotes": {"email": "TEXT"},
     "journal": {"scenario": "TEXT"},
     "outbox": {"fault": "TEXT", "recipe": "BLOB"},
     "scenarios": {"activation": "INTEGER NOT NULL DEFAULT 0"},

@@ -102,3 +102,36 @@ def test_the_server_prunes_expired_sessions(config: Config, monkeypatch: pytest.
         conn = db.connect(config.database_path)
         clock.reset(conn)
         conn.close()
+
+
+def test_an_order_citing_a_quote_names_the_shopper_after_the_session_is_gone(
+    client: FlaskClient, config: Config, receiver: object
+) -> None:
+    """Approval workflows take weeks: the quote keeps the shopper's email for the order."""
+    from lxml import etree
+
+    from .helpers import order_request
+
+    client.post("/punchout", data=setup_request(buyer_cookie="q"), content_type="text/xml")
+    sid = client.get("/__admin/sessions?buyer_cookie=q").get_json()["items"][0]["id"]
+    client.post(f"/__admin/sessions/{sid}/cart/items", json={"asin": "B0TESTSLOW", "quantity": 2})
+    cart = etree.fromstring(client.post(f"/__admin/sessions/{sid}/checkout", json={}).get_json()["cxml"].encode())
+    aux = cart.findtext(".//ItemIn/ItemID/SupplierPartAuxiliaryID")
+    conn = db.connect(config.database_path)
+    try:
+        clock.advance(conn, 30 * 86400)
+        assert sessions.prune(conn, 7) == 1
+    finally:
+        conn.close()
+    try:
+        body = order_request(
+            order_id="PO-LATE", lines=[{"asin": "B0TESTSLOW", "aux": aux, "quantity": 2, "price": "0"}]
+        )
+        body = body.replace(b'<Extrinsic name="UserEmail">alice@buyer.test</Extrinsic>', b"")
+        assert status_of(client.post("/orders", data=body, content_type="text/xml").data)[0] == 200
+        order = client.get("/__admin/orders?order_id=PO-LATE").get_json()["items"][0]
+        assert order["user_email"] == "alice@buyer.test"
+    finally:
+        conn = db.connect(config.database_path)
+        clock.reset(conn)
+        conn.close()

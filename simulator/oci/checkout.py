@@ -103,7 +103,7 @@ def return_cart(ctx: Context, session: Session, *, cancel: bool = False) -> OciF
         for index, line in enumerate(lines, start=1):
             ctx.conn.execute(
                 "INSERT INTO quotes (aux_id, session_id, account_id, line_number, asin, quantity, unit_price,"
-                " currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " currency, created_at, email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     line.quote_id,
                     session.id,
@@ -114,6 +114,7 @@ def return_cart(ctx: Context, session: Session, *, cancel: bool = False) -> OciF
                     str(line.unit_price),
                     cart.currency,
                     now,
+                    session.email,
                 ),
             )
         form = OciForm(action, session.form_target, pairs, len(lines), tuple(advisories), session.id)

@@ -55,7 +55,8 @@ def _quote(ctx: Context, aux_id: str, account_id: str) -> tuple[str, Decimal, da
     if not aux_id:
         return None
     row = ctx.conn.execute(
-        "SELECT q.asin, q.unit_price, q.created_at, s.email FROM quotes q LEFT JOIN sessions s ON s.id = q.session_id"
+        "SELECT q.asin, q.unit_price, q.created_at, coalesce(q.email, s.email) AS email"
+        " FROM quotes q LEFT JOIN sessions s ON s.id = q.session_id"  # quotes stored before they kept the email
         " WHERE q.aux_id = ? AND q.account_id = ?",
         (aux_id.strip(), account_id),
     ).fetchone()

@@ -130,7 +130,7 @@ def return_cart(ctx: Context, session: Session, *, cancel: bool = False) -> Retu
         for index, line in enumerate(lines, start=1):
             ctx.conn.execute(
                 "INSERT INTO quotes (aux_id, session_id, account_id, line_number, asin, quantity, unit_price,"
-                " currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " currency, created_at, email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     f"{number},{index}",
                     session.id,
@@ -141,6 +141,7 @@ def return_cart(ctx: Context, session: Session, *, cancel: bool = False) -> Retu
                     str(line.unit_price),
                     currency,
                     env.timestamp,
+                    session.email,
                 ),
             )
         journal_id = journal.record(
