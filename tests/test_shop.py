@@ -91,6 +91,36 @@ def test_returned_cart_cannot_change(client: FlaskClient) -> None:
     assert again.status_code == 409
 
 
+def test_two_checkouts_at_once_return_one_cart(client: FlaskClient, app: Flask) -> None:
+    """A double click or two tabs: both requests read the session open before either closes it.
+    The second finds it closed inside its transaction and is undone: one cart message, one set of
+    quotes, and the shopper sees "Cart already returned"."""
+    from simulator import db
+    from simulator.context import Context
+    from simulator.errors import ShopError
+    from simulator.punchout import checkout, sessions
+
+    open_shop(client, return_url="http://buyer.test/return")
+    session_id = session_json(client)["id"]
+    client.post(f"/__admin/sessions/{session_id}/cart/items", json={"asin": "B0TESTSLOW", "quantity": 2})
+    conn = db.connect(app.config["SIMULATOR"].database_path)
+    try:
+        ctx = Context(conn, app.config["SIMULATOR"], app.extensions["dtds"])
+        seen_open = sessions.get(conn, session_id)  # what both requests read before their transactions
+        first = checkout.return_cart(ctx, seen_open)
+        with pytest.raises(ShopError) as refused:
+            checkout.return_cart(ctx, seen_open)
+        assert (refused.value.status, refused.value.title) == (409, "Cart already returned")
+        messages = conn.execute(
+            "SELECT count(*) FROM journal WHERE doc_type = 'PunchOutOrderMessage' AND session_id = ?", (session_id,)
+        ).fetchone()[0]
+        quotes = [r[0] for r in conn.execute("SELECT aux_id FROM quotes WHERE session_id = ?", (session_id,))]
+    finally:
+        conn.close()
+    assert messages == 1
+    assert len(quotes) == 1 and quotes[0].encode() in first.xml  # the first message's line, only
+
+
 def test_edit_restores_quoted_prices_and_skips_unknown_items(client: FlaskClient) -> None:
     sid = open_shop(client, buyer_cookie="first")
     client.post("/shop/cart/add", data=shop_form(client, sid, asin="B0TESTSLOW", quantity="2"))

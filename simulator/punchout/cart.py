@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from ..catalog.models import Product
 from ..catalog.repository import get_products
 from ..errors import AdminError, ShopError
+from . import sessions
 from .sessions import Session
 
 CENT = Decimal("0.01")
@@ -80,11 +81,7 @@ def _check_writable(session: Session) -> None:
     if session.operation == "inspect":
         raise ShopError(403, "Read-only cart", "This cart was opened for inspection and cannot be changed.")
     if session.status in ("returned", "cancelled"):
-        raise ShopError(
-            409,
-            "Cart already returned",
-            "This cart has been returned to your procurement system; start a new PunchOut session to shop again.",
-        )
+        raise ShopError(409, "Cart already returned", sessions.ALREADY_RETURNED)
 
 
 def add(conn: sqlite3.Connection, session: Session, asin: str, quantity: int) -> None:

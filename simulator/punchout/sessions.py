@@ -21,6 +21,7 @@ from ..db import select_page, transaction
 from ..errors import NotFound, ShopError
 
 TOKEN_BYTES = 24  # 192 bits, above the 128 the issue asks for
+ALREADY_RETURNED = "This cart has been returned to your procurement system; start a new PunchOut session to shop again."
 USED_MESSAGE = (
     "This start link has already been used; each link opens one shopping session. "
     "Start a new PunchOut session from your procurement system."
@@ -242,10 +243,15 @@ def touch(conn: sqlite3.Connection, session_id: str, ttl_seconds: int) -> None:
 
 
 def mark_returned(conn: sqlite3.Connection, session_id: str, *, cancelled: bool) -> None:
-    conn.execute(
-        "UPDATE sessions SET status = ?, returned_at = ? WHERE id = ?",
+    """Close the session as its cart goes back; raises the "already returned" error when another
+    request closed it first (a double click, two tabs): the caller's transaction is then undone, so
+    one session returns one cart."""
+    closed = conn.execute(
+        "UPDATE sessions SET status = ?, returned_at = ? WHERE id = ? AND status NOT IN ('returned', 'cancelled')",
         ("cancelled" if cancelled else "returned", clock.timestamp(), session_id),
-    )
+    ).rowcount
+    if not closed:
+        raise ShopError(409, "Cart already returned", ALREADY_RETURNED)
 
 
 # --- retention (the server's dispatcher calls prune; --session-keep-days) -------------------------
