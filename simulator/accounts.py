@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from . import clock, profiles
+from . import clock, memo, profiles
 from . import settings as settings_schema
 from .cxml.read import Header
 from .cxml.types import Credential
@@ -410,12 +410,11 @@ def authenticate(conn: sqlite3.Connection, header: Header) -> tuple[Account, lis
         raise Unauthorized("The Header has no Sender/Credential: send the account's domain, identity and SharedSecret.")
     account = None
     for credential in (*header.sender, *header.from_):
-        row = conn.execute(
-            "SELECT * FROM accounts WHERE lower(domain) = lower(?) AND identity = ?",
-            (credential.domain, credential.identity),
-        ).fetchone()
-        if row is not None:
-            account = _account(row)
+        account = memo.lookup(
+            ("account", credential.domain, credential.identity),  # as sent: SQL's lower() is not str.lower()
+            functools.partial(_by_credential, conn, credential.domain, credential.identity),
+        )
+        if account is not None:
             if credential.domain != account.domain:
                 advisories.append(
                     f'Credential domain "{credential.domain}" matched the account\'s "{account.domain}" '
@@ -441,7 +440,18 @@ def authenticate(conn: sqlite3.Connection, header: Header) -> tuple[Account, lis
     return account, advisories
 
 
+def _by_credential(conn: sqlite3.Connection, domain: str, identity: str) -> Account | None:
+    row = conn.execute(
+        "SELECT * FROM accounts WHERE lower(domain) = lower(?) AND identity = ?", (domain, identity)
+    ).fetchone()
+    return _account(row) if row else None
+
+
 def find_user(conn: sqlite3.Connection, account_id: str, email: str) -> User | None:
+    return memo.lookup(("user", account_id, email), functools.partial(_find_user, conn, account_id, email))
+
+
+def _find_user(conn: sqlite3.Connection, account_id: str, email: str) -> User | None:
     row = conn.execute(
         "SELECT * FROM users WHERE account_id = ? AND lower(email) = lower(?)", (account_id, email)
     ).fetchone()

@@ -85,7 +85,7 @@ import requests
 from lxml import etree
 from requests.structures import CaseInsensitiveDict
 
-from . import clock, db, journal
+from . import clock, db, journal, memo
 from .cxml import build
 from .cxml.ids import payload_id
 from .cxml.parse import parse_document, unwrap_body
@@ -421,6 +421,13 @@ def _resolved(spec: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return spec
 
 
+def _any_live(conn: sqlite3.Connection, endpoint: str) -> bool:
+    return conn.execute(_ANY_LIVE, (endpoint,)).fetchone() is not None
+
+
+_ANY_LIVE = "SELECT 1 FROM faults WHERE endpoint = ? AND (times IS NULL OR fired < times) LIMIT 1"
+
+
 def pick(conn: sqlite3.Connection, endpoint: str, *, types: Collection[str] | None = None) -> dict[str, Any] | None:
     """The first stored fault for ``endpoint`` (of ``types``) that fires now, counted; None if none does.
 
@@ -431,7 +438,7 @@ def pick(conn: sqlite3.Connection, endpoint: str, *, types: Collection[str] | No
     min_ms/max_ms delay.
     """
     live = "endpoint = ? AND (times IS NULL OR fired < times)"
-    if conn.execute(f"SELECT 1 FROM faults WHERE {live} LIMIT 1", (endpoint,)).fetchone() is None:  # noqa: S608
+    if not memo.lookup(("faults", endpoint), lambda: _any_live(conn, endpoint)):
         return None
     own = not conn.in_transaction
     if own:
@@ -994,9 +1001,9 @@ class FaultMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         endpoint = endpoint_of(path, str(environ.get("REQUEST_METHOD", "GET")))
-        stored = self._pick(endpoint) if endpoint else None
+        cxml = endpoint in ("punchout", "orders", "cxml")
         recorded = None
-        if endpoint in ("punchout", "orders", "cxml") and "wsgi.input" in environ:
+        if cxml and "wsgi.input" in environ:
             recorded = environ["wsgi.input"] = _Recorded(environ["wsgi.input"])
         captured: list[Any] = []
         written: list[bytes] = []
@@ -1008,7 +1015,10 @@ class FaultMiddleware:
             captured[:] = [status, list(headers)]
             return written.append
 
-        result = self.app(environ, capture)
+        # A cXML request reads accounts, users, faults and scenarios through the memo (memo.py).
+        with memo.request(lambda: db.shared(self.database_path)) if cxml else contextlib.nullcontext():
+            stored = self._pick(endpoint) if endpoint else None
+            result = self.app(environ, capture)
         notes: list[str] = []
         faults: list[tuple[dict[str, Any], str]] = []
         if environ.get(ENVIRON_KEY) is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from . import db, faults, outbox
+from . import db, faults, memo, outbox
 from .demo_buyer import store as demo_buyer  # demo buyer
 from .orders import emails, store
 from .scenarios import store as scenarios
@@ -16,7 +16,9 @@ SCHEMAS = (
 
 
 def initialise(conn: sqlite3.Connection) -> None:
-    """Create every table; db.SCHEMA last, since db.initialise also adds columns to older databases."""
+    """Create every table; db.SCHEMA last, since db.initialise also adds columns to older databases;
+    then the triggers of the per-process memo (memo.py)."""
     for schema in SCHEMAS[1:]:
         conn.executescript(schema)
     db.initialise(conn)
+    memo.install(conn)

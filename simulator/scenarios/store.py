@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import clock
+from .. import clock, memo
 from ..errors import AdminError, NotFound
 from . import schema
 
@@ -121,6 +121,10 @@ def load_library(conn: sqlite3.Connection, directory: Path = LIBRARY_DIR) -> lis
 
 
 def any_active(conn: sqlite3.Connection) -> bool:
+    return bool(memo.lookup("scenarios active", lambda: _any_active(conn)))
+
+
+def _any_active(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM scenarios WHERE active = 1 LIMIT 1").fetchone() is not None
 
 
