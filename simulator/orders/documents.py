@@ -73,14 +73,12 @@ def destination(order: OrderRequest, account: Account) -> str | None:
     return (account.buyer_endpoint or {}).get("url")
 
 
-def _tax(account: Account, order: OrderRequest, currency: str, taxable: Decimal) -> Tax:
+def _tax_basis(account: Account, order: OrderRequest) -> tuple[Decimal, str, str]:
+    """(rate, category, text) of the order's tax: German VAT, or the ship-to state's sales tax."""
     if account.setting("locale") == "de_DE":
-        rate, category, text = Decimal("19.00"), "vat", "Umsatzsteuer 19 %"
-    else:
-        state = order.ship_to.state if order.ship_to else None
-        rate, category, text = fulfil.sales_tax_rate(state), "sales", f"Sales tax {state or ''}".strip()
-    amount = _money(taxable * rate / 100)
-    return Tax(Money(amount, currency), text, category, rate, Money(_money(taxable), currency))
+        return Decimal("19.00"), "vat", "Umsatzsteuer 19 %"
+    state = order.ship_to.state if order.ship_to else None
+    return fulfil.sales_tax_rate(state), "sales", f"Sales tax {state or ''}".strip()
 
 
 def _date(moment: datetime, fallback: datetime) -> str:
@@ -115,6 +113,10 @@ class Scheduler:
         self.reference = fulfil.OrderReference(
             order.request.order_id, order.request.order_date or clock.timestamp(self.now), order.payload_id
         )
+        # The same for every line and document of the order: worked out once.
+        self.tax_basis = _tax_basis(self.account, order.request)
+        self.tomorrow = clock.timestamp(self.now + timedelta(days=1))
+        self.deliveries: dict[int, str] = {}  # lead time in days → delivery date
 
     def store(self, conn: sqlite3.Connection) -> None:
         """Write what was decided: line confirmations, shipments, outbox rows (in the caller's transaction)."""
@@ -206,8 +208,18 @@ class Scheduler:
                 (other["due_at"], other["next_attempt_at"], row["id"]),
             )
 
-    def _delivery(self, line: LinePlan) -> datetime:
-        return self.now + timedelta(days=max(line.lead_time_days, 1))
+    def _tax(self, taxable: Decimal) -> Tax:
+        rate, category, text = self.tax_basis
+        amount = _money(taxable * rate / 100)
+        return Tax(Money(amount, self.currency), text, category, rate, Money(_money(taxable), self.currency))
+
+    def _delivery(self, line: LinePlan) -> str:
+        """The line's delivery date: its lead time (at least a day) from now."""
+        days = max(line.lead_time_days, 1)
+        found = self.deliveries.get(days)
+        if found is None:
+            found = self.deliveries[days] = clock.timestamp(self.now + timedelta(days=days))
+        return found
 
     def _confirm(self, confirm_id: str, lines: list[LinePlan]) -> None:
         due = self.timeline.confirmation()
@@ -215,14 +227,14 @@ class Scheduler:
         for line in lines:
             statuses = []
             price = Money(line.unit_price, self.currency) if line.unit_price is not None else None
-            delivery = clock.timestamp(self._delivery(line))
+            delivery = self._delivery(line)
             if line.accepted:
                 statuses.append(
                     fulfil.ConfirmationStatus(
                         line.accepted,
                         "accept",
                         unit_price=price if line.price_changed else None,
-                        shipment_date=clock.timestamp(self.now + timedelta(days=1)),
+                        shipment_date=self.tomorrow,
                         delivery_date=delivery,
                     )
                 )
@@ -248,9 +260,7 @@ class Scheduler:
                     line.quantity,
                     line.unit_of_measure,
                     tuple(statuses),
-                    tax=_tax(self.account, self.order.request, self.currency, line_total + line_shipping)
-                    if kept
-                    else None,
+                    tax=self._tax(line_total + line_shipping) if kept else None,
                     shipping=Money(line_shipping, self.currency) if kept else None,
                 )
             )
@@ -263,7 +273,7 @@ class Scheduler:
             items=tuple(items),
             total=Money(total, self.currency),
             shipping=Money(shipping, self.currency),
-            tax=_tax(self.account, self.order.request, self.currency, taxable),
+            tax=self._tax(taxable),
             comments=(("confirmID", confirm_id),),
         )
         self._enqueue(
@@ -297,7 +307,7 @@ class Scheduler:
         number, url = fulfil.tracking(carrier, self.rng)
         shipment_id = fulfil.shipment_id(self.rng)
         shipped = _date(due, self.now + timedelta(hours=index + 1))
-        delivery = clock.timestamp(max(self._delivery(line) for line, _ in batch))
+        delivery = self._delivery(max((line for line, _ in batch), key=lambda line: line.lead_time_days))
         doc = fulfil.ShipNoticeRequest(
             shipment_id=shipment_id,
             notice_date=shipped,
@@ -350,7 +360,7 @@ class Scheduler:
                     supplier_part_id=line.supplier_part_id,
                     supplier_part_auxiliary_id=aux,
                     description=description,
-                    tax=_tax(self.account, self.order.request, self.currency, subtotal + line.shipping),
+                    tax=self._tax(subtotal + line.shipping),
                     shipping=Money(line.shipping, self.currency),
                 )
             )
