@@ -29,7 +29,8 @@ def serialize(root: etree._Element, version: str, dtd_name: str = "cXML") -> byt
 
 
 def _root(envelope: Envelope, *children: etree._Element) -> etree._Element:
-    root = E.cXML(*children, payloadID=envelope.payload_id, timestamp=envelope.timestamp)
+    root = etree.Element("cXML", payloadID=envelope.payload_id, timestamp=envelope.timestamp)
+    root.extend(children)
     root.set("version", envelope.version)
     root.set(XML_LANG, envelope.lang)
     return root
@@ -80,16 +81,24 @@ def _tax(tax: Tax, lang: str) -> etree._Element:
 
 
 def status_response(code: int, text: str, message: str | None, envelope: Envelope, *children: etree._Element) -> bytes:
-    """``<Response><Status code text>message</Status>…</Response>``: the synchronous answer."""
-    status = E.Status(code=str(code), text=text)
+    """``<Response><Status code text>message</Status>…</Response>``: the synchronous answer.
+
+    Built with ``SubElement`` rather than the ElementMaker: every request is answered with one, and
+    this way costs half as much (docs/performance.md).
+    """
+    root = _root(envelope)
+    response = etree.SubElement(root, "Response")
+    status = etree.SubElement(response, "Status", code=str(code), text=text)
     status.set(XML_LANG, envelope.lang)
     if message:
         status.text = message
-    return serialize(_root(envelope, E.Response(status, *children)), envelope.version)
+    response.extend(children)
+    return serialize(root, envelope.version)
 
 
 def punchout_setup_response(envelope: Envelope, start_page_url: str) -> bytes:
-    start = E.PunchOutSetupResponse(E.StartPage(E.URL(start_page_url)))
+    start = etree.Element("PunchOutSetupResponse")
+    etree.SubElement(etree.SubElement(start, "StartPage"), "URL").text = start_page_url
     return status_response(200, "OK", None, envelope, start)
 
 
