@@ -623,3 +623,30 @@ def test_the_same_order_id_racing_is_taken_once(app: Any, monkeypatch: pytest.Mo
     codes = sorted(status_of(a)[:2] for a in answers)
     assert codes == [(200, "OK"), (409, "Conflict")]
     assert app.test_client().get("/__admin/orders?order_id=PO-TWICE").get_json()["total"] == 1
+
+
+def test_a_line_plans_replace_is_dataclasses_replace() -> None:
+    """outcomes.replace copies the fields' dict instead of running the frozen __init__: the same plan."""
+    import dataclasses
+    from decimal import Decimal
+
+    from simulator.orders import codes
+    from simulator.orders.outcomes import LinePlan, replace
+
+    plan = LinePlan(3, "B0TESTSLOW", 4, "EA", seller="Seller Co")
+    changes: dict[str, Any] = {
+        "accepted": 2,
+        "rejected": 2,
+        "reject": codes.QUANTITY_NOT_AVAILABLE,
+        "reject_detail": "2 of 4 available",
+        "unit_price": Decimal("9.99"),
+        "shipments": (1, 1),
+    }
+    copied = replace(plan, **changes)
+    assert copied == dataclasses.replace(plan, **changes)
+    assert type(copied) is LinePlan and copied.reject_message == dataclasses.replace(plan, **changes).reject_message
+    assert plan.accepted == 0  # the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        copied.accepted = 1  # type: ignore[misc]
+    with pytest.raises(TypeError, match="LinePlan has no field acceptd"):
+        replace(plan, acceptd=1)
