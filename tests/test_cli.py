@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +315,8 @@ def test_journal_tail_follow_until_ctrl_c(
         elif len(polls) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(simulator.cli.time, "sleep", sleep)
+    # only the CLI's sleep: the live server in this process sleeps too (the writer lock's polling)
+    monkeypatch.setattr(simulator.cli, "time", types.SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
     code, out, err = run(capsys, "journal", "tail", "--follow", "--url", live_server.url)
     assert (code, err) == (0, "")
     assert polls == [1.0, 1.0, 1.0]
