@@ -107,6 +107,7 @@ def create_app(config: Config | None = None, *, prepare: bool = True) -> Flask:
             interval=config.outbox_interval,
             retention=retention,
             session_keep_days=config.session_keep_days,
+            quote_keep_days=config.quote_keep_days,
         )
         dispatcher.start()
         app.extensions["outbox_dispatcher"] = dispatcher

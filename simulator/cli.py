@@ -114,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         help="delete shopping sessions and their carts this many days after they expired (default 7; 0: keep all)",
     )
     serve.add_argument(
+        "--quote-keep-days",
+        type=float,
+        help="delete the quotes of returned carts (their SupplierPartAuxiliaryIDs) this many days after the "
+        "checkout (default 90; 0: keep all)",
+    )
+    serve.add_argument(
         "--scenario",
         dest="scenarios",
         action="append",
@@ -283,6 +289,7 @@ def config_from(args: argparse.Namespace, environ: dict[str, str] | None = None)
         "journal_max_rows",
         "journal_max_days",
         "session_keep_days",
+        "quote_keep_days",
     ):
         value = getattr(args, name, None)
         if value is not None:

@@ -46,6 +46,7 @@ class Config:
     journal_max_rows: int = 0  # keep at most this many journal entries (0: no limit)
     journal_max_days: float = 0  # drop journal entries older than this many days (0: no limit)
     session_keep_days: float = 7  # delete shopping sessions this many days after they expired (0: keep)
+    quote_keep_days: float = 90  # delete returned carts' quotes this many days after the checkout (0: keep)
     supplier: SupplierIdentity = field(default_factory=SupplierIdentity)
 
     @property
@@ -84,6 +85,11 @@ class Config:
                 "--session-keep-days (PUNCHOUT_SIM_SESSION_KEEP_DAYS) must be 0 (keep every session) or a number "
                 "of days up to 36500."
             )
+        if not 0 <= self.quote_keep_days <= 36_500:  # NaN fails too
+            raise ValueError(
+                "--quote-keep-days (PUNCHOUT_SIM_QUOTE_KEEP_DAYS) must be 0 (keep every quote) or a number "
+                "of days up to 36500."
+            )
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -100,6 +106,7 @@ _CONVERTERS: dict[str, Any] = {
     "journal_max_rows": int,
     "journal_max_days": float,
     "session_keep_days": float,
+    "quote_keep_days": float,
     "data_dir": Path,
     "dtd_dir": Path,
     "dev": lambda v: str(v).lower() in ("1", "true", "yes", "on"),

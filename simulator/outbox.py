@@ -837,12 +837,14 @@ class Dispatcher:
         worker_id: str | None = None,
         retention: journal.Retention | None = None,
         session_keep_days: float = 0,
+        quote_keep_days: float = 0,
     ) -> None:
         self.database_path = Path(database_path)
         self.interval = interval
         self.worker_id = worker_id
         self.retention = retention or journal.Retention()  # retention: pruned between deliveries
         self.session_keep_days = session_keep_days  # expired shopping sessions, pruned likewise
+        self.quote_keep_days = quote_keep_days  # and returned carts' quotes
         self._next_prune = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -895,14 +897,15 @@ class Dispatcher:
                     conn.close()
 
     def _prune(self, conn: sqlite3.Connection) -> bool:
-        """Retention: one bounded batch of the journal and of expired sessions every
+        """Retention: one bounded batch of the journal, of expired sessions and of old quotes every
         PRUNE_EVERY_SECONDS; True while behind."""
-        if not (self.retention.active or self.session_keep_days > 0) or time.monotonic() < self._next_prune:
+        active = self.retention.active or self.session_keep_days > 0 or self.quote_keep_days > 0
+        if not active or time.monotonic() < self._next_prune:
             return False
-        behind = journal.prune(conn, self.retention) >= journal.PRUNE_BATCH
-        behind = (
-            sessions.prune(conn, self.session_keep_days, batch=journal.PRUNE_BATCH) >= journal.PRUNE_BATCH or behind
-        )
+        batch = journal.PRUNE_BATCH
+        behind = journal.prune(conn, self.retention) >= batch
+        behind = sessions.prune(conn, self.session_keep_days, batch=batch) >= batch or behind
+        behind = sessions.prune_quotes(conn, self.quote_keep_days, batch=batch) >= batch or behind
         self._next_prune = 0.0 if behind else time.monotonic() + journal.PRUNE_EVERY_SECONDS
         return behind
 

@@ -366,7 +366,7 @@ def test_an_order_quoting_the_ext_quote_id_is_matched(client: FlaskClient) -> No
     )
     assert status_of(answer.data)[0] == 200
     [order_in] = journal(client, type="OrderRequest", direction="in")
-    assert not any("was not issued by this simulator" in a for a in order_in["advisories"])
+    assert not any("was not issued to this account" in a for a in order_in["advisories"])
     bogus = client.post(
         "/orders",
         data=order_request(
@@ -375,7 +375,7 @@ def test_an_order_quoting_the_ext_quote_id_is_matched(client: FlaskClient) -> No
     )
     assert status_of(bogus.data)[0] == 200
     latest = journal(client, type="OrderRequest", direction="in")[0]
-    assert any("was not issued by this simulator" in a for a in latest["advisories"])
+    assert any("was not issued to this account" in a for a in latest["advisories"])
 
 
 def test_return_without_items(client: FlaskClient) -> None:

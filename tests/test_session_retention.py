@@ -1,5 +1,6 @@
 """Session retention: expired shopping sessions and their carts go --session-keep-days after they
-expired, on the simulator's clock, on a real SQLite file; the server prunes from its dispatcher."""
+expired, and returned carts' quotes --quote-keep-days after the checkout, on the simulator's clock,
+on a real SQLite file; the server prunes from its dispatcher."""
 
 from __future__ import annotations
 
@@ -131,6 +132,97 @@ def test_an_order_citing_a_quote_names_the_shopper_after_the_session_is_gone(
         assert status_of(client.post("/orders", data=body, content_type="text/xml").data)[0] == 200
         order = client.get("/__admin/orders?order_id=PO-LATE").get_json()["items"][0]
         assert order["user_email"] == "alice@buyer.test"
+    finally:
+        conn = db.connect(config.database_path)
+        clock.reset(conn)
+        conn.close()
+
+
+def _returned_cart(client: FlaskClient, cookie: str, quantity: int = 2) -> str:
+    """A session whose cart of B0TESTSLOW went back to the buyer; the line's SupplierPartAuxiliaryID."""
+    from lxml import etree
+
+    client.post("/punchout", data=setup_request(buyer_cookie=cookie), content_type="text/xml")
+    sid = client.get(f"/__admin/sessions?buyer_cookie={cookie}").get_json()["items"][0]["id"]
+    client.post(f"/__admin/sessions/{sid}/cart/items", json={"asin": "B0TESTSLOW", "quantity": quantity})
+    cart = etree.fromstring(client.post(f"/__admin/sessions/{sid}/checkout", json={}).get_json()["cxml"].encode())
+    aux = cart.findtext(".//ItemIn/ItemID/SupplierPartAuxiliaryID")
+    assert aux
+    return aux
+
+
+def test_quotes_go_keep_days_after_the_checkout(client: FlaskClient, config: Config) -> None:
+    for n in range(3):
+        _returned_cart(client, f"q-{n}")
+    conn = db.connect(config.database_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM quotes").fetchone()[0] == 3
+        clock.advance(conn, 89 * 86400)
+        assert sessions.prune_quotes(conn, 90) == 0  # 89 days old: kept
+        assert sessions.prune_quotes(conn, 0) == 0  # 0 keeps every quote
+        clock.advance(conn, 2 * 86400)
+        assert sessions.prune_quotes(conn, 90, batch=2) == 2  # bounded batches
+        assert sessions.prune_quotes(conn, 90) == 1
+        assert conn.execute("SELECT count(*) FROM quotes").fetchone()[0] == 0
+    finally:
+        clock.reset(conn)
+        conn.close()
+
+
+def test_quote_settings_from_flags_and_environment(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert config_from(_parser().parse_args(["serve"]), {}).quote_keep_days == 90
+    assert config_from(_parser().parse_args(["serve", "--quote-keep-days", "30"]), {}).quote_keep_days == 30
+    assert config_from(_parser().parse_args(["serve"]), {"PUNCHOUT_SIM_QUOTE_KEEP_DAYS": "0"}).quote_keep_days == 0
+    assert main(["serve", "--data-dir", str(tmp_path), "--quote-keep-days", "nan"]) == 2
+    assert capsys.readouterr().err == (
+        "punchout-sim: --quote-keep-days (PUNCHOUT_SIM_QUOTE_KEEP_DAYS) must be 0 (keep every quote) or a "
+        "number of days up to 36500.\n"
+    )
+
+
+def test_the_server_prunes_old_quotes(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal, "PRUNE_EVERY_SECONDS", 0.1)  # the server's pace, shortened for the test
+    app = create_app(config.with_overrides(quote_keep_days=1, session_keep_days=0, outbox_interval=0.05))
+    client = app.test_client()
+    try:
+        _returned_cart(client, "served")
+        assert _count(config, "quotes") == 1
+        client.post("/__admin/clock/advance", json={"seconds": 2 * 86400})
+        deadline = time.monotonic() + 10
+        while _count(config, "quotes") > 0:
+            assert time.monotonic() < deadline, "the dispatcher did not prune the old quote"
+            time.sleep(0.1)
+        assert _count(config, "sessions") == 1  # session_keep_days 0: sessions stay
+    finally:
+        app.extensions["outbox_dispatcher"].stop()
+        app.extensions["wal_checkpointer"].stop()
+        conn = db.connect(config.database_path)
+        clock.reset(conn)
+        conn.close()
+
+
+def test_an_order_citing_a_deleted_quote_is_priced_from_the_catalogue(client: FlaskClient, config: Config) -> None:
+    from .helpers import order_request
+
+    aux = _returned_cart(client, "late")
+    conn = db.connect(config.database_path)
+    try:
+        clock.advance(conn, 100 * 86400)
+        assert sessions.prune_quotes(conn, 90) == 1
+    finally:
+        conn.close()
+    try:
+        body = order_request(
+            order_id="PO-VERY-LATE", lines=[{"asin": "B0TESTSLOW", "aux": aux, "quantity": 2, "price": "0"}]
+        )
+        assert status_of(client.post("/orders", data=body, content_type="text/xml").data)[0] == 200
+        entry = client.get("/__admin/journal?direction=in&type=OrderRequest").get_json()["items"][0]
+        assert (
+            f"ItemOut 1: SupplierPartAuxiliaryID {aux!r} was not issued to this account, or its quote is older "
+            "than --quote-keep-days; priced from the catalogue."
+        ) in entry["advisories"]
+        order = client.get("/__admin/orders?order_id=PO-VERY-LATE").get_json()["items"][0]
+        assert order["status"] == "accepted"
     finally:
         conn = db.connect(config.database_path)
         clock.reset(conn)

@@ -98,7 +98,8 @@ def _inputs(
         elif line.supplier_part_auxiliary_id:
             notes.append(
                 f"ItemOut {line.line_number}: SupplierPartAuxiliaryID {line.supplier_part_auxiliary_id!r} "
-                "was not issued by this simulator; priced from the catalogue."
+                "was not issued to this account, or its quote is older than --quote-keep-days; "
+                "priced from the catalogue."
             )
         lines.append(
             LineInput(

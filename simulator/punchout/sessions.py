@@ -274,3 +274,22 @@ def prune(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500) -> in
             " (SELECT rowid, expires_at FROM sessions ORDER BY rowid LIMIT ?) WHERE expires_at < ? LIMIT ?)",
             (PRUNE_WINDOW, cutoff, batch),
         ).rowcount
+
+
+def prune_quotes(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500) -> int:
+    """Delete up to ``batch`` quotes (the lines of returned carts, by SupplierPartAuxiliaryID) made
+    more than ``keep_days`` days ago on the simulator's clock; returns how many went. 0 keeps all.
+
+    A quote outlives its session: a requisition may wait weeks for approval before its order cites
+    the quote (hence 90 days by default, against the price it holds for 7). An order citing a deleted
+    quote is priced from the catalogue, with an advisory. Oldest PRUNE_WINDOW rows only, as above.
+    """
+    if keep_days <= 0 or batch <= 0:
+        return 0
+    cutoff = clock.timestamp(clock.now() - timedelta(days=keep_days))
+    with transaction(conn):
+        return conn.execute(
+            "DELETE FROM quotes WHERE rowid IN (SELECT rowid FROM"
+            " (SELECT rowid, created_at FROM quotes ORDER BY rowid LIMIT ?) WHERE created_at < ? LIMIT ?)",
+            (PRUNE_WINDOW, cutoff, batch),
+        ).rowcount

@@ -57,6 +57,6 @@ def test_an_order_with_another_accounts_quote_is_priced_from_the_catalogue(app: 
     client.post("/orders", data=body, content_type="text/xml")
     entry = client.get("/__admin/journal?direction=in&type=OrderRequest").get_json()["items"][0]
     assert (
-        f"ItemOut 1: SupplierPartAuxiliaryID {aux!r} was not issued by this simulator; priced from the catalogue."
-        in entry["advisories"]
+        f"ItemOut 1: SupplierPartAuxiliaryID {aux!r} was not issued to this account, or its quote is older than "
+        "--quote-keep-days; priced from the catalogue." in entry["advisories"]
     )
