@@ -170,3 +170,35 @@ def test_a_read_only_data_dir_is_refused_at_start(capsys: pytest.CaptureFixture[
         "WAL and its journal live there. Make it writable, or pass --data-dir (PUNCHOUT_SIM_DATA_DIR) another "
         "directory.\n"
     )
+
+
+def test_an_update_that_cannot_be_stored_leaves_the_order_it_changes(
+    client: FlaskClient, config: Config, server_conn: sqlite3.Connection
+) -> None:
+    """The original is replaced in the update's own transaction: not when the update fails to be stored."""
+    assert client.patch("/__admin/accounts/demo", json={"settings": {"allow_order_changes": True}}).status_code == 200
+    assert post_order(client, "PO-UPD")[0] == 200
+    original = client.get("/__admin/orders?order_id=PO-UPD").get_json()["items"][0]
+    documents = {d["status"] for d in client.get(f"/__admin/orders/{original['id']}").get_json()["documents"]}
+    assert documents and "cancelled" not in documents
+    lines = [{"asin": "B0TESTSLOW", "quantity": n, "price": "27.49"} for n in range(1, 31)]
+    update = order_request(
+        order_id="PO-UPD",
+        order_type="update",
+        payload_id="PO-UPD.update@buyer.test",
+        document_reference="PO-UPD@buyer.test",
+        lines=lines,
+    )
+    disk_full(server_conn)
+    code, _, message = status_of(client.post("/orders", data=update, content_type="text/xml").data)
+    assert code == 500 and "is full (SQLite: database or disk is full); nothing of this request was stored" in message
+    after = client.get(f"/__admin/orders/{original['id']}").get_json()
+    assert after["status"] == "accepted"
+    assert {d["status"] for d in after["documents"]} == documents
+
+    # Space again: the buyer's retry finds the original and replaces it.
+    server_conn.execute(f"PRAGMA max_page_count = {NO_LIMIT}")
+    assert status_of(client.post("/orders", data=update, content_type="text/xml").data)[0] == 200
+    statuses = {o["type"]: o["status"] for o in client.get("/__admin/orders?order_id=PO-UPD").get_json()["items"]}
+    assert statuses == {"new": "replaced", "update": "accepted"}
+    assert integrity(config) == "ok"

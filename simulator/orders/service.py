@@ -192,7 +192,7 @@ def take_order(
     lines, email, notes = _inputs(ctx, account, order, fired)
     exchange.advisories.extend(notes)
     test = bool(outcome.get("test", test))
-    plan = _plan(ctx, account, order, lines, outcome)
+    plan, superseded = _plan(ctx, account, order, lines, outcome)
     order_pk = "ord_" + secrets.token_hex(8)
     synchronous_reject = plan.rejected and outcome.get("reject_synchronously", account.setting("reject_synchronously"))
     if synchronous_reject:
@@ -221,6 +221,9 @@ def take_order(
                 journal(taken.code, taken.http, taken.body)
             return taken
         _check_duplicate(ctx, account, order, payload)
+        for original, status in superseded:  # an update or delete: the order it changes, in this transaction
+            store.set_status(ctx.conn, original, status)
+            outbox.cancel_pending(ctx.conn, order_id=original)
         store.insert_order(
             ctx.conn,
             {
@@ -267,23 +270,30 @@ def answer_from(body: bytes, code: int, http: int, payload_id: str) -> Answer:
     return Answer(body, code, http, "Status", payload_id)
 
 
-def _plan(ctx: Context, account: Account, order: OrderRequest, lines: list[LineInput], outcome: dict[str, Any]) -> Plan:
+def _plan(
+    ctx: Context, account: Account, order: OrderRequest, lines: list[LineInput], outcome: dict[str, Any]
+) -> tuple[Plan, list[tuple[str, str]]]:
+    """The plan, and for an update or delete the orders it supersedes with their new status — written
+    by the caller in the order's own transaction, so that an update that fails to be stored (a full
+    disk) leaves the original order as it was, and the buyer's retry still finds it."""
     if outcome.get("order") == "reject":
         code = codes.Code(outcome.get("code", "001-050"), outcome.get("text", "Order rejected"))
-        return Plan(order_reject=code)
+        return Plan(order_reject=code), []
+    superseded: list[tuple[str, str]] = []
     if order.type in ("update", "delete"):
         if not account.setting("allow_order_changes"):
-            return Plan(order_reject=codes.ORDER_CHANGE_NOT_SUPPORTED, order_reject_detail=f'type="{order.type}"')
+            change = Plan(order_reject=codes.ORDER_CHANGE_NOT_SUPPORTED, order_reject_detail=f'type="{order.type}"')
+            return change, []
         earlier = [o for o in store.by_order_id(ctx.conn, account.id, order.order_id) if o["status"] == "accepted"]
         if order.document_reference:
             earlier = [o for o in earlier if o["payload_id"] == order.document_reference] or earlier
         if not earlier:
-            return Plan(order_reject=codes.UNKNOWN_ORIGINAL_ORDER, order_reject_detail=f"orderID {order.order_id}")
-        for original in earlier:
-            store.set_status(ctx.conn, original["id"], "cancelled" if order.type == "delete" else "replaced")
-            outbox.cancel_pending(ctx.conn, order_id=original["id"])
+            unknown = Plan(order_reject=codes.UNKNOWN_ORIGINAL_ORDER, order_reject_detail=f"orderID {order.order_id}")
+            return unknown, []
+        status = "cancelled" if order.type == "delete" else "replaced"
+        superseded = [(original["id"], status) for original in earlier]
         if order.type == "delete":
-            return Plan(notes=(f"order {order.order_id} cancelled at the buyer's request",))
+            return Plan(notes=(f"order {order.order_id} cancelled at the buyer's request",)), superseded
     return plan_order(
         OrderInput(
             lines=tuple(lines),
@@ -292,7 +302,7 @@ def _plan(ctx: Context, account: Account, order: OrderRequest, lines: list[LineI
             has_payment_method=account.payment_method is not None or order.pcard is not None,
             safeguards=merge(account.setting("safeguards"), outcome.get("safeguards") or {}),
         )
-    )
+    ), superseded
 
 
 def _masked_payment(order: OrderRequest) -> dict[str, str] | None:
