@@ -47,6 +47,7 @@ def test_the_load_benchmark_runs() -> None:
     assert rows["setup"][5] == rows["order"][5] == "0", output
     taken = re.search(r"([\d,]+) orders taken of ([\d,]+) received", output)
     assert taken is not None and taken.group(1) == taken.group(2), output
+    assert re.search(r"WAL file, largest after an endpoint's run: \d+ MB", output), output
 
 
 def test_the_bare_endpoint_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -405,12 +405,30 @@ def select_page(
 _checkpointed: set[str] = set()
 
 
-class Checkpointer:
-    """A daemon thread that checkpoints the WAL (PASSIVE: never blocks a reader or a writer)."""
+#: Frames (pages; 64 MB of 4 KB pages) the WAL may hold under sustained writes before the checkpointer
+#: restarts it.
+WAL_RESTART_FRAMES = 16_384
 
-    def __init__(self, path: Path, interval: float = 0.25) -> None:
+
+class Checkpointer:
+    """A daemon thread that checkpoints the WAL, and keeps it from growing without bound.
+
+    Every ``interval`` a PASSIVE checkpoint copies the committed pages into the database file
+    without blocking a reader or a writer. Under sustained writes that is not enough: SQLite starts
+    the WAL again from its beginning only when a writer finds every frame copied, and with commits
+    every millisecond there is always a newer one — the WAL grew by about 95 MB/s of setup
+    requests, 3.3 GB after half a minute (docs/performance.md, step 16). So when the WAL holds more
+    than ``restart_frames``, the checkpointer copies what came since without the lock, then takes
+    the writer lock (writers queue for it as for a transaction: about 10 ms, measured under load)
+    and runs a RESTART checkpoint; the next writer then starts the WAL from its beginning, and the
+    file stays about as large as what was written between two restarts.
+    """
+
+    def __init__(self, path: Path, interval: float = 0.25, restart_frames: int = WAL_RESTART_FRAMES) -> None:
         self.path = path
         self.interval = interval
+        self.restart_frames = restart_frames
+        self.restarts = 0  # RESTART checkpoints done
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -435,12 +453,31 @@ class Checkpointer:
             try:
                 if conn is None:
                     uri = f"{Path(self.path).resolve().as_uri()}?mode=rw"  # never creates a database
-                    conn = sqlite3.connect(uri, uri=True, timeout=1, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    conn = sqlite3.connect(
+                        uri, uri=True, timeout=1, isolation_level=None, check_same_thread=False, factory=Connection
+                    )
+                    assert isinstance(conn, Connection)
+                    conn.writer_lock_path = f"{self.path}-writer.lock"
+                frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]  # (busy, log, copied)
+                if frames > self.restart_frames:
+                    self._restart(conn)
             except sqlite3.Error:
                 pass  # busy (another process's checkpointer), or the data dir is being reset: next round
         if conn is not None:
             conn.close()
+
+    def _restart(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # what came since, without the lock
+        fd = _writer_lock_fd(conn)
+        if fd is not None and not _lock(fd):
+            return
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+            if not busy:
+                self.restarts += 1
+        finally:
+            if fd is not None:
+                _unlock(fd)
 
 
 # --- the writer lock ------------------------------------------------------------------------------
