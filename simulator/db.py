@@ -408,6 +408,10 @@ _checkpointed: set[str] = set()
 #: Frames (pages; 64 MB of 4 KB pages) the WAL may hold under sustained writes before the checkpointer
 #: restarts it.
 WAL_RESTART_FRAMES = 16_384
+#: How long a restart waits for readers, holding the writer lock, before it gives up; and how long
+#: the checkpointer then leaves the WAL alone (a reader that stays, such as an open sqlite3 shell).
+RESTART_WAIT_SECONDS = 0.05
+RESTART_BACKOFF_SECONDS = 5.0
 
 
 class Checkpointer:
@@ -421,7 +425,9 @@ class Checkpointer:
     than ``restart_frames``, the checkpointer copies what came since without the lock, then takes
     the writer lock (writers queue for it as for a transaction: about 10 ms, measured under load)
     and runs a RESTART checkpoint; the next writer then starts the WAL from its beginning, and the
-    file stays about as large as what was written between two restarts.
+    file stays about as large as what was written between two restarts. A reader that keeps an old
+    snapshot open prevents the restart: the checkpointer gives up after RESTART_WAIT_SECONDS, so
+    that writers do not wait for it, and tries again RESTART_BACKOFF_SECONDS later.
     """
 
     def __init__(self, path: Path, interval: float = 0.25, restart_frames: int = WAL_RESTART_FRAMES) -> None:
@@ -429,6 +435,7 @@ class Checkpointer:
         self.interval = interval
         self.restart_frames = restart_frames
         self.restarts = 0  # RESTART checkpoints done
+        self._next_restart = 0.0  # monotonic time before which no restart is tried (after a busy one)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -454,12 +461,17 @@ class Checkpointer:
                 if conn is None:
                     uri = f"{Path(self.path).resolve().as_uri()}?mode=rw"  # never creates a database
                     conn = sqlite3.connect(
-                        uri, uri=True, timeout=1, isolation_level=None, check_same_thread=False, factory=Connection
+                        uri,
+                        uri=True,
+                        timeout=RESTART_WAIT_SECONDS,  # the busy handler of the restart (PASSIVE never waits)
+                        isolation_level=None,
+                        check_same_thread=False,
+                        factory=Connection,
                     )
                     assert isinstance(conn, Connection)
                     conn.writer_lock_path = f"{self.path}-writer.lock"
                 frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]  # (busy, log, copied)
-                if frames > self.restart_frames:
+                if frames > self.restart_frames and time.monotonic() >= self._next_restart:
                     self._restart(conn)
             except sqlite3.Error:
                 pass  # busy (another process's checkpointer), or the data dir is being reset: next round
@@ -473,7 +485,9 @@ class Checkpointer:
             return
         try:
             busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
-            if not busy:
+            if busy:  # a reader is still on an old snapshot: leave it be for a while
+                self._next_restart = time.monotonic() + RESTART_BACKOFF_SECONDS
+            else:
                 self.restarts += 1
         finally:
             if fd is not None:

@@ -201,6 +201,31 @@ def test_under_sustained_writes_the_checkpointer_keeps_the_wal_bounded(database:
     conn.close()
 
 
+def test_a_reader_that_stays_does_not_stall_the_writers(database: Path) -> None:
+    """A reader that keeps a transaction open (someone's sqlite3 shell) keeps the WAL from being
+    restarted; the checkpointer must then give up quickly and wait before trying again, since it
+    holds the writer lock while it tries."""
+    reader = sqlite3.connect(database, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()  # a read transaction, left open
+    checkpointer = db.Checkpointer(database, interval=0.02, restart_frames=256)
+    checkpointer.start()
+    conn = db.connect(database)
+    slowest = 0.0
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            with db.transaction(conn):
+                conn.execute("INSERT INTO t VALUES (?)", (os.urandom(16384),))
+            slowest = max(slowest, time.monotonic() - started)
+    finally:
+        conn.close()
+        checkpointer.stop()
+        reader.close()
+    assert slowest < 0.25, f"a write waited {slowest:.3f} s for the checkpointer"
+
+
 def test_a_checkpointer_never_creates_a_database(tmp_path: Path) -> None:
     missing = tmp_path / "gone" / "simulator.sqlite3"
     missing.parent.mkdir()
