@@ -421,11 +421,11 @@ def _resolved(spec: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return spec
 
 
+_LIVE = "endpoint = ? AND (times IS NULL OR fired < times)"  # the faults of an endpoint still to fire
+
+
 def _any_live(conn: sqlite3.Connection, endpoint: str) -> bool:
-    return conn.execute(_ANY_LIVE, (endpoint,)).fetchone() is not None
-
-
-_ANY_LIVE = "SELECT 1 FROM faults WHERE endpoint = ? AND (times IS NULL OR fired < times) LIMIT 1"
+    return conn.execute(f"SELECT 1 FROM faults WHERE {_LIVE} LIMIT 1", (endpoint,)).fetchone() is not None  # noqa: S608
 
 
 def pick(conn: sqlite3.Connection, endpoint: str, *, types: Collection[str] | None = None) -> dict[str, Any] | None:
@@ -437,7 +437,6 @@ def pick(conn: sqlite3.Connection, endpoint: str, *, types: Collection[str] | No
     not evaluated. The returned fault is as listed after this firing, with ``ms`` drawn for a
     min_ms/max_ms delay.
     """
-    live = "endpoint = ? AND (times IS NULL OR fired < times)"
     if not memo.lookup(("faults", endpoint), lambda: _any_live(conn, endpoint)):
         return None
     own = not conn.in_transaction
@@ -445,7 +444,7 @@ def pick(conn: sqlite3.Connection, endpoint: str, *, types: Collection[str] | No
         conn.execute("BEGIN IMMEDIATE")
     try:
         chosen: dict[str, Any] | None = None
-        for row in conn.execute(f"{_SELECT} WHERE {live} ORDER BY id", (endpoint,)).fetchall():
+        for row in conn.execute(f"{_SELECT} WHERE {_LIVE} ORDER BY id", (endpoint,)).fetchall():
             spec = json.loads(row["spec"])
             if types is not None and spec["type"] not in types:
                 continue

@@ -254,8 +254,8 @@ def mark_returned(conn: sqlite3.Connection, session_id: str, *, cancelled: bool)
         raise ShopError(409, "Cart already returned", ALREADY_RETURNED)
 
 
-# --- retention (the server's dispatcher calls prune; --session-keep-days) -------------------------
-PRUNE_WINDOW = 2000  # the oldest sessions looked at per pass: a pass costs the same at any table size
+# --- retention (the server's dispatcher calls these; --session-keep-days, --quote-keep-days) -------
+PRUNE_WINDOW = 2000  # the oldest rows looked at per pass: a pass costs the same at any table size
 
 
 def prune(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500) -> int:
@@ -265,15 +265,7 @@ def prune(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500) -> in
     Looks at the oldest PRUNE_WINDOW sessions only: sessions are stored in the order they start, so
     the ones to go come first, and a pass stays cheap with millions of rows. One short transaction.
     """
-    if keep_days <= 0 or batch <= 0:
-        return 0
-    cutoff = clock.timestamp(clock.now() - timedelta(days=keep_days))
-    with transaction(conn):
-        return conn.execute(
-            "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM"
-            " (SELECT rowid, expires_at FROM sessions ORDER BY rowid LIMIT ?) WHERE expires_at < ? LIMIT ?)",
-            (PRUNE_WINDOW, cutoff, batch),
-        ).rowcount
+    return _delete_oldest(conn, "sessions", "expires_at", keep_days, batch)
 
 
 def prune_quotes(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500) -> int:
@@ -284,12 +276,18 @@ def prune_quotes(conn: sqlite3.Connection, keep_days: float, *, batch: int = 500
     the quote (hence 90 days by default, against the price it holds for 7). An order citing a deleted
     quote is priced from the catalogue, with an advisory. Oldest PRUNE_WINDOW rows only, as above.
     """
+    return _delete_oldest(conn, "quotes", "created_at", keep_days, batch)
+
+
+def _delete_oldest(conn: sqlite3.Connection, table: str, column: str, keep_days: float, batch: int) -> int:
+    """Delete up to ``batch`` of the oldest PRUNE_WINDOW rows of ``table`` whose ``column`` (a time)
+    is more than ``keep_days`` days ago; one short transaction."""
     if keep_days <= 0 or batch <= 0:
         return 0
     cutoff = clock.timestamp(clock.now() - timedelta(days=keep_days))
     with transaction(conn):
         return conn.execute(
-            "DELETE FROM quotes WHERE rowid IN (SELECT rowid FROM"
-            " (SELECT rowid, created_at FROM quotes ORDER BY rowid LIMIT ?) WHERE created_at < ? LIMIT ?)",
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM"  # noqa: S608 - table and column: ours
+            f" (SELECT rowid, {column} FROM {table} ORDER BY rowid LIMIT ?) WHERE {column} < ? LIMIT ?)",
             (PRUNE_WINDOW, cutoff, batch),
         ).rowcount
