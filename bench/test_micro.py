@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from simulator.app import create_app
 from simulator.catalog import repository
@@ -98,7 +99,7 @@ def test_product_page_lookup(benchmark, catalogue: sqlite3.Connection) -> None: 
 
 
 @pytest.fixture(scope="module")
-def bench_client(tmp_path_factory: pytest.TempPathFactory, template_data_dir: Path, dtd_dir: Path):  # type: ignore[no-untyped-def]
+def bench_client(tmp_path_factory: pytest.TempPathFactory, template_data_dir: Path, dtd_dir: Path) -> FlaskClient:
     import shutil
 
     data = tmp_path_factory.mktemp("bench-data")
@@ -107,17 +108,17 @@ def bench_client(tmp_path_factory: pytest.TempPathFactory, template_data_dir: Pa
     return app.test_client()
 
 
-def test_whole_setup_request(benchmark, bench_client) -> None:  # type: ignore[no-untyped-def]
+def test_whole_setup_request(benchmark, bench_client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
     response = benchmark(lambda: bench_client.post("/punchout", data=SETUP, headers={"Content-Type": "text/xml"}))
     assert b'code="200"' in response.data
 
 
-def test_whole_order_request_10_lines(benchmark, bench_client) -> None:  # type: ignore[no-untyped-def]
+def test_whole_order_request_10_lines(benchmark, bench_client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
     counter = iter(range(10**9))
 
     def order() -> bytes:
         n = next(counter)
         body = order_request(order_id=f"B-{n}", lines=[{"asin": "B0TESTSLOW", "price": "0"}] * 10)
-        return bench_client.post("/orders", data=body, headers={"Content-Type": "text/xml"}).data
+        return bench_client.post("/orders", data=body, headers={"Content-Type": "text/xml"}).get_data()
 
     assert b'code="200"' in benchmark(order)

@@ -100,7 +100,7 @@ def status_of(body: bytes) -> tuple[int, str, str]:
 
 def start_url(body: bytes) -> str:
     root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
-    url = root.findtext("Response/PunchOutSetupResponse/StartPage/URL")
+    url: str | None = root.findtext("Response/PunchOutSetupResponse/StartPage/URL")
     assert url, body.decode()
     return url
 

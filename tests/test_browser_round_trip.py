@@ -7,6 +7,7 @@ official DTDs. Edit restores the cart, inspect shows it read-only, cancel return
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 import requests
@@ -31,7 +32,7 @@ def punch_out(server: LiveServer, receiver: Receiver, **kwargs: object) -> str:
     return start_url(response.content)
 
 
-def received_message(receiver: Receiver, index: int = -1) -> etree._Element:
+def received_message(receiver: Receiver, index: int = -1) -> tuple[etree._Element, bytes]:
     assert receiver.event.wait(15), "the buyer's receiver got no form post"
     post = receiver.posts[index]
     assert post["content_type"] == "application/x-www-form-urlencoded"
@@ -51,10 +52,10 @@ def add_first_result(page, query: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_round_trip_edit_inspect_and_cancel(
-    page,
+    page: Any,
     live_server: LiveServer,
     receiver: Receiver,
-    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
+    dtds: DtdRegistry,
 ) -> None:
     # create: search, add two products, change a quantity, submit for approval
     page.goto(punch_out(live_server, receiver, buyer_cookie="round-trip-1"))
@@ -122,10 +123,10 @@ def test_round_trip_edit_inspect_and_cancel(
 
 
 def test_shop_works_in_an_iframe_without_cookies(
-    page,
+    page: Any,
     live_server: LiveServer,
     receiver: Receiver,
-    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
+    dtds: DtdRegistry,
 ) -> None:
     url = punch_out(live_server, receiver, buyer_cookie="framed", extrinsics={"ReturnFrame": "_top"})
     page.set_content(f'<iframe id="shop" src="{url}" style="width:100%;height:900px"></iframe>')
@@ -144,10 +145,10 @@ def test_shop_works_in_an_iframe_without_cookies(
 
 
 def test_base64_return_and_test_product_badge(
-    page,
+    page: Any,
     live_server: LiveServer,
     receiver: Receiver,
-    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
+    dtds: DtdRegistry,
 ) -> None:
     requests.patch(
         f"{live_server.url}/__admin/accounts/demo", json={"settings": {"return_encoding": "cxml-base64"}}, timeout=10
@@ -165,10 +166,10 @@ def test_base64_return_and_test_product_badge(
 
 
 def test_raw_return_in_the_browser(
-    page,
+    page: Any,
     live_server: LiveServer,
     receiver: Receiver,
-    dtds: DtdRegistry,  # type: ignore[no-untyped-def]
+    dtds: DtdRegistry,
 ) -> None:
     """return_encoding raw: the browser's text/plain form posts the cXML document itself."""
     requests.patch(

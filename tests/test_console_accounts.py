@@ -15,19 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from .a11y import assert_accessible, watch_errors
 from .conftest import LiveServer
-
-try:
-    from .a11y import assert_accessible, watch_errors
-except ImportError:  # pragma: no cover - the lead's check not there yet: skip only that part
-    assert_accessible = None  # type: ignore[assignment]
-
-    def watch_errors(page: Any) -> list[str]:  # type: ignore[misc]
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        return errors
-
 
 pytestmark = pytest.mark.browser
 
@@ -51,8 +40,7 @@ def visit(tab: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
     errors = watch_errors(page)
 
     def check(screenshot: str | None = None) -> None:
-        if assert_accessible is not None:
-            assert_accessible(page)
+        assert_accessible(page)
         if screenshot:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)

@@ -15,22 +15,9 @@ from flask.testing import FlaskClient
 
 from simulator.charts import bar_chart
 
+from .a11y import assert_accessible, watch_errors
 from .conftest import LiveServer, Receiver
 from .helpers import browser_form, order_request, setup_request
-
-try:
-    from .a11y import assert_accessible, watch_errors
-except ImportError:  # pragma: no cover - the lead's check may not be there yet
-
-    def assert_accessible(view: Any) -> None:
-        pass
-
-    def watch_errors(view: Any) -> list[str]:
-        errors: list[str] = []
-        view.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        view.on("pageerror", lambda e: errors.append(str(e)))
-        return errors
-
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 XML = {"Content-Type": "text/xml"}

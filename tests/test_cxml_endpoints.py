@@ -91,7 +91,11 @@ def test_journal_entries_alike(client: FlaskClient, app: Flask) -> None:
 
 def test_cxml_posts_skip_flask_and_the_rest_go_through_it(client: FlaskClient, app: Flask) -> None:
     seen: list[str] = []
-    app.before_request(lambda: seen.append("flask") and None)
+
+    @app.before_request
+    def note() -> None:
+        seen.append("flask")
+
     client.post("/punchout", data=_setup("skip@b"), content_type="text/xml")
     assert seen == []
     client.post("/punchout", data=_setup("via@b"), environ_overrides={THROUGH_FLASK: True})

@@ -18,20 +18,9 @@ from flask.testing import FlaskClient
 
 from simulator.cxml.parse import parse_document
 
+from .a11y import assert_accessible
 from .conftest import LiveServer, Receiver
 from .helpers import browser_form, setup_request, status_of
-
-try:  # the lead's accessibility checks; not everywhere yet
-    from .a11y import assert_accessible  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover
-
-    def assert_accessible(page: Any) -> None:
-        """Until tests/a11y.py exists: one h1, and every form control has a label."""
-        assert page.locator("h1").count() == 1
-        for control in page.locator("main input:not([type=hidden]), main select, main textarea").all():
-            control_id = control.get_attribute("id")
-            assert control_id and page.locator(f"label[for='{control_id}']").count() == 1, control_id
-
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -194,7 +183,7 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.errors = []  # type: ignore[attr-defined]
+    page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     yield page

@@ -23,6 +23,7 @@ from simulator import create_app, faults
 from simulator.config import Config
 from simulator.cxml.parse import parse_document
 from simulator.cxml.validate import DtdRegistry
+from simulator.errors import AdminError
 
 from .conftest import TEST_CATALOG_SIZE, LiveServer, Receiver
 from .helpers import order_request, setup_request, shop_form_http, start_url, status_of
@@ -247,7 +248,7 @@ def test_scenario_faults_validate_without_an_endpoint() -> None:
         "seed": None,
         "times": None,
     }
-    with pytest.raises(faults.AdminError) as refused:
+    with pytest.raises(AdminError) as refused:
         faults.validate({"type": "duplicate"}, endpoint_required=False)
     assert refused.value.message == (
         "type 'duplicate' is not for an answer: it sends a document to the buyer twice; use target outbound."
@@ -547,7 +548,10 @@ def test_a_stored_fault_applies_to_every_instance_on_the_data_dir(sim: Sim, dtd_
 
 
 def test_a_scenario_rule_fault_draws_its_probability(sim: Sim) -> None:
-    rule = {"match": {"document": "PunchOutSetupRequest"}, "fault": {"type": "empty", "probability": 0.5, "seed": 7}}
+    rule: dict[str, dict[str, Any]] = {
+        "match": {"document": "PunchOutSetupRequest"},
+        "fault": {"type": "empty", "probability": 0.5, "seed": 7},
+    }
     sim.admin("POST", "/scenarios", json={"name": "flaky-setup", "description": "Half empty.", "rules": [rule]})
     sim.admin("POST", "/scenarios/flaky-setup/activate")
     empty = [sim.post("/punchout", setup_request()).content == b"" for _ in range(12)]

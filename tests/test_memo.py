@@ -100,8 +100,13 @@ def test_a_scenario_activated_after_a_request_answers_the_next(client: FlaskClie
 
 def test_outside_a_request_every_lookup_loads(tmp_path: Path) -> None:
     loads: list[int] = []
-    assert memo.lookup("k", lambda: loads.append(1) or "v") == "v"
-    assert memo.lookup("k", lambda: loads.append(1) or "v") == "v"
+
+    def load() -> str:
+        loads.append(1)
+        return "v"
+
+    assert memo.lookup("k", load) == "v"
+    assert memo.lookup("k", load) == "v"
     assert len(loads) == 2
 
 

@@ -257,7 +257,10 @@ def test_whole_order_rejection(
 ) -> None:
     if change:
         assert client.patch("/__admin/accounts/demo", json=change).status_code == 200
-    lines = [{"asin": "B0TESTSLOW", "price": price(client, "B0TESTSLOW")}, {"asin": "B0TESTBACK", "quantity": 2}]
+    lines: list[dict[str, Any]] = [
+        {"asin": "B0TESTSLOW", "price": price(client, "B0TESTSLOW")},
+        {"asin": "B0TESTBACK", "quantity": 2},
+    ]
     status, root, _ = post(client, bod(order_id="PO-REJECT", lines=lines, ship_to=ship_to))
     assert status == 200
     action, answered = acknowledged(root)

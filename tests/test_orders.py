@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
@@ -324,8 +325,8 @@ def test_sync_status_201_sends_a_status_update(client: FlaskClient, buyer: Recei
 
 
 def test_one_po_becomes_one_supplier_order_per_seller(
-    client: FlaskClient, buyer: Receiver, dtds: DtdRegistry, app
-) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient, buyer: Receiver, dtds: DtdRegistry, app: Flask
+) -> None:
     from simulator.db import connect
 
     conn = connect(app.config["SIMULATOR"].database_path)

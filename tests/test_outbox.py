@@ -235,7 +235,7 @@ def test_retries_with_backoff_until_the_buyer_recovers(conn: sqlite3.Connection)
             Answer(status=200, body=b"OK", content_type="text/plain"),
             Answer(body=cxml_status(500, "Internal Server Error", "Database down")),
         )
-        errors = [item.last_error]
+        errors: list[str | None] = [item.last_error]
         for attempt in (2, 3, 4):
             assert deliver(conn) == 0, "not due before its backoff has passed"
             clock.advance(conn, outbox.backoff_seconds(attempt - 1))

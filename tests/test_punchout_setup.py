@@ -23,7 +23,7 @@ def post(client: FlaskClient, body: bytes, path: str = "/punchout", content_type
     response = client.post(path, data=body, headers=headers)
     assert response.status_code in (200, 413), response.data
     assert response.content_type == "text/xml; charset=UTF-8"
-    return response.data
+    return response.get_data()
 
 
 def test_setup_request_gets_a_valid_start_page(client: FlaskClient, dtds: DtdRegistry) -> None:

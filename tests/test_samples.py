@@ -8,6 +8,7 @@ ones get 406 with the DTD error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def test_strict_mode_refuses_only_dtd_invalid_samples(client: FlaskClient, dtds:
 
 
 # quirk → (how to put it into a valid request, the cXML code a strict account answers)
-QUIRKS = {
+QUIRKS: dict[str, tuple[Callable[[bytes], bytes], int]] = {
     "contact before BrowserFormPost": (
         lambda x: x.replace(
             b"<BrowserFormPost>", b'<Contact role="endUser"><Name xml:lang="en">A</Name></Contact><BrowserFormPost>', 1

@@ -146,7 +146,7 @@ def _returned_cart(client: FlaskClient, cookie: str, quantity: int = 2) -> str:
     sid = client.get(f"/__admin/sessions?buyer_cookie={cookie}").get_json()["items"][0]["id"]
     client.post(f"/__admin/sessions/{sid}/cart/items", json={"asin": "B0TESTSLOW", "quantity": quantity})
     cart = etree.fromstring(client.post(f"/__admin/sessions/{sid}/checkout", json={}).get_json()["cxml"].encode())
-    aux = cart.findtext(".//ItemIn/ItemID/SupplierPartAuxiliaryID")
+    aux: str | None = cart.findtext(".//ItemIn/ItemID/SupplierPartAuxiliaryID")
     assert aux
     return aux
 

@@ -166,7 +166,10 @@ def test_pages_without_a_session(client: FlaskClient) -> None:
 def test_search_paginates(client: FlaskClient) -> None:
     first = client.get("/shop/search?q=&page=1").get_data(as_text=True)
     second = client.get("/shop/search?q=&page=2").get_data(as_text=True)
-    asins = lambda page: set(re.findall(r'data-asin="(\w+)"', page))  # noqa: E731
+
+    def asins(page: str) -> set[str]:
+        return set(re.findall(r'data-asin="(\w+)"', page))
+
     assert len(asins(first)) == 20 and asins(first).isdisjoint(asins(second))
     assert 'data-testid="next-page"' in first
 

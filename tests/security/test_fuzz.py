@@ -204,7 +204,8 @@ def tree_mutated(draw: st.DrawFn) -> bytes:
         elif op == "tag":
             element.tag = draw(st.sampled_from(TAGS))
     declaration = seed.split(b"<cXML", 1)[0] if b"<cXML" in seed else b""
-    return declaration + etree.tostring(root, encoding="utf-8")
+    tree: bytes = etree.tostring(root, encoding="utf-8")
+    return declaration + tree
 
 
 DOCUMENTS = st.one_of(byte_mutated(), tree_mutated(), random_request(), st.binary(max_size=512))
@@ -554,7 +555,7 @@ def _leaves(node: Any) -> list[tuple[Any, Any]]:
 @st.composite
 def mutated_scenario(draw: st.DrawFn) -> dict[str, Any]:
     """A library scenario with some values replaced, minus what makes answers fail on purpose."""
-    scenario = json.loads(json.dumps(draw(st.sampled_from(LIBRARY))))
+    scenario: dict[str, Any] = json.loads(json.dumps(draw(st.sampled_from(LIBRARY))))
     for _ in range(draw(st.integers(1, 4))):
         container, key = draw(st.sampled_from(_leaves(scenario)))
         if key != "name" or container is not scenario:

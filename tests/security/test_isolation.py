@@ -9,8 +9,8 @@ import sqlite3
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..helpers import order_request, setup_request
-from ..test_shop import open_shop, shop_form
+from ..helpers import order_request, setup_request, shop_form
+from ..test_shop import open_shop
 
 OTHER = {"domain": "NetworkId", "identity": "OTHER-BUYER", "shared_secret": "other-secret"}
 MARKED_PRICE = "1.23"  # a price the catalogue never has, to see which path priced a line
