@@ -50,6 +50,47 @@ def test_the_load_benchmark_runs() -> None:
     assert re.search(r"WAL file, largest after an endpoint's run: \d+ MB", output), output
 
 
+def test_the_decomposition_runs() -> None:
+    if shutil.which("wrk") is None:
+        message = "the decomposition needs wrk: apt-get install wrk (make test installs it when run as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    output = run("bench.decompose", "--seconds", "1", "--rounds", "1", "--catalog-size", "300")
+    rows = {line[:20].strip(): line[20:].split() for line in output.splitlines()[1:6]}
+    assert list(rows) == ["health", "setup", "setup, no journal", "setup, no writes", "setup, 1 worker"], output
+    for cells in rows.values():  # req/s, p99, user, system, CPU per request: all measured
+        assert float(cells[0]) > 0 and float(cells[4]) > 0, output
+    assert "errors: 0" in output, output
+    for part in ("the journal", "the session and its write transaction", "two processes sharing the database"):
+        assert re.search(rf"{part}[^\n]*:\s+-?\d+\.\d\d ms", output), output
+
+
+def test_a_decomposition_variant_leaves_out_what_it_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "no writes" worker answers a setup request with a StartPage and stores nothing."""
+    import sqlite3
+
+    from bench import decompose
+    from simulator import journal
+    from simulator.app import prepare_data_dir
+    from simulator.config import Config
+    from simulator.punchout import service, sessions
+
+    for module, name in ((journal, "record_exchange"), (service, "transaction"), (sessions, "create")):
+        monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
+    config = Config(data_dir=tmp_path, catalog_size=300)
+    prepare_data_dir(config)
+    monkeypatch.setenv("DECOMPOSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DECOMPOSE_CATALOG_SIZE", "300")
+    monkeypatch.setenv("DECOMPOSE_LEAVE_OUT", "writes")
+    client = decompose.application().test_client()
+    answer = client.post("/punchout", data=decompose.setup_body(), headers={"Content-Type": "text/xml"})
+    assert 'code="200"' in answer.get_data(as_text=True) and "<StartPage>" in answer.get_data(as_text=True)
+    with sqlite3.connect(config.database_path) as conn:
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM journal").fetchone()[0] == 0
+
+
 def test_the_bare_endpoint_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lxml import etree
 
