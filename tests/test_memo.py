@@ -42,13 +42,79 @@ def _statements(config: Config, client: FlaskClient, n: int) -> list[str]:
     return seen
 
 
+def _statements_of(config: Config, client: FlaskClient, n: int, **kwargs: object) -> list[str]:
+    conn = db.shared(config.database_path)
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        assert _setup(client, n, **kwargs)[0] == 200
+    finally:
+        conn.set_trace_callback(None)
+    return seen
+
+
 def test_a_repeated_setup_reads_no_account_user_fault_or_scenario(config: Config, client: FlaskClient) -> None:
-    assert _setup(client, 1)[0] == 200  # creates the user: a change, so the next request reads again
-    assert _setup(client, 2)[0] == 200
+    assert _setup(client, 1)[0] == 200  # creates the user, and remembers the rest
+    assert _setup(client, 2)[0] == 200  # finds the user, and remembers it
     seen = _statements(config, client, 3)
     tables = ("FROM accounts", "FROM users", "FROM faults", "FROM scenarios")
     assert [s for s in seen if any(t in s for t in tables)] == []
     assert sum("'config_generation'" in s for s in seen) == 1  # what it reads instead
+
+
+def test_a_new_user_keeps_the_memo(config: Config, client: FlaskClient, other_worker: sqlite3.Connection) -> None:
+    """A load test with a new email in every request: only the user is looked up (and made)."""
+    assert _setup(client, 1)[0] == 200
+    generation = other_worker.execute("SELECT value FROM meta WHERE key = 'config_generation'").fetchone()
+    for n, email in enumerate(("bob@buyer.test", "carol@buyer.test"), start=2):
+        seen = _statements_of(config, client, n, email=email)
+        assert [s for s in seen if any(t in s for t in ("FROM accounts", "FROM faults", "FROM scenarios"))] == []
+        assert any("INSERT INTO users" in s for s in seen)
+    assert other_worker.execute("SELECT value FROM meta WHERE key = 'config_generation'").fetchone() == generation
+    users = other_worker.execute("SELECT email FROM users WHERE email LIKE '%@buyer.test' ORDER BY email").fetchall()
+    assert users == [("alice@buyer.test",), ("bob@buyer.test",), ("carol@buyer.test",)]
+
+
+def test_a_user_inserted_elsewhere_is_found_and_a_changed_one_read_again(
+    client: FlaskClient, other_worker: sqlite3.Connection
+) -> None:
+    assert _setup(client, 1)[0] == 200
+    other_worker.execute(
+        "INSERT INTO users (id, account_id, email, name, roles, registered, created_at)"
+        " VALUES ('usr_dave', 'demo', 'dave@buyer.test', 'Dave', '[\"punchout_user\"]', 1, '2026-01-01T00:00:00Z')"
+    )
+    assert _setup(client, 2, email="dave@buyer.test")[0] == 200  # not remembered as missing: found
+    assert _setup(client, 3, email="dave@buyer.test")[0] == 200  # remembered now
+    other_worker.execute("UPDATE users SET roles = '[]' WHERE id = 'usr_dave'")  # no longer a punchout user
+    assert _setup(client, 4, email="dave@buyer.test") == (  # read again, not the remembered user
+        403,
+        "Forbidden",
+        "The user dave@buyer.test has no PunchOut role in the account 'Demo Buyer'; "
+        "an administrator must give them the punchout_user role.",
+    )
+    sessions = other_worker.execute("SELECT count(*) FROM sessions WHERE user_id = 'usr_dave'").fetchone()
+    assert sessions == (2,)
+
+
+def test_data_dirs_made_before_lose_the_insert_trigger(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "old.db")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for table in memo.WATCHED:
+        conn.execute(f"CREATE TABLE {table} (id TEXT)")
+    conn.execute(
+        "CREATE TRIGGER users_insert_generation AFTER INSERT ON users"
+        " BEGIN UPDATE meta SET value = 'old' WHERE key = 'config_generation'; END"
+    )
+    memo.install(conn)
+    triggers = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert "users_insert_generation" not in triggers
+    assert {"users_update_generation", "users_delete_generation", "accounts_insert_generation"} <= triggers
+    before = memo.generation(conn)
+    conn.execute("INSERT INTO users VALUES ('u')")
+    assert memo.generation(conn) == before
+    conn.execute("UPDATE users SET id = 'v'")
+    assert memo.generation(conn) != before
+    conn.close()
 
 
 def test_the_first_setup_reads_them(config: Config, client: FlaskClient) -> None:
