@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import LUA_POST, free_port, run_wrk  # noqa: E402
+from bench.load import LUA_POST, free_port, run_wrk, wait_until_healthy  # noqa: E402
 from simulator.config import Config  # noqa: E402
 from tests.helpers import setup_request  # noqa: E402
 
@@ -123,13 +122,7 @@ def measure(name: str, config: Config, seconds: int, connections: int, script: P
     )
     url = f"http://127.0.0.1:{port}{path}"
     try:
-        for _ in range(300):
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"http://127.0.0.1:{port}/__admin/health", timeout=1).ok:
-                    break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError(f"the server for {name!r} did not start")
+        wait_until_healthy(f"http://127.0.0.1:{port}", seconds=60)
         if posts:  # what wrk cannot see: the answer is a cXML 200 (a refusal comes with HTTP 200 too)
             answer = requests.post(url, data=setup_body(), headers={"Content-Type": "text/xml"}, timeout=10)
             if 'code="200"' not in answer.text:

@@ -86,6 +86,19 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path | None) -> di
     return result
 
 
+def wait_until_healthy(base: str, seconds: float = 120) -> None:
+    """Wait for the server at ``base`` to answer its health check (it may be building its catalogue)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/__admin/health", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server at {base} did not answer its health check within {seconds:.0f} s")
+
+
 def journal_count(base: str, criteria: dict[str, object]) -> int:
     answer = requests.post(f"{base}/__admin/journal/count", json=criteria, timeout=120)
     answer.raise_for_status()
@@ -149,12 +162,7 @@ def main() -> int:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if requests.get(f"{base}/__admin/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+        wait_until_healthy(base)
         # the demo account is in test status: orders are confirmed only (documents held: no endpoint)
         setup = setup_request().decode().replace("1700000000.1@buyer.test", "bench-@@N@@@buyer.test")
         lines = [{"asin": "B0TESTSLOW", "price": "0", "quantity": 1}] * 10

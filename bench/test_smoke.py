@@ -33,12 +33,17 @@ def test_the_catalogue_benchmark_runs() -> None:
     assert "built in" in output and "product page (lookup by ASIN) p95" in output and "resident size" in output
 
 
-def test_the_load_benchmark_runs() -> None:
+def needs_wrk(what: str) -> None:
+    """Skip without wrk, with how to get it; in CI a missing wrk is a failure."""
     if shutil.which("wrk") is None:
-        message = "the load benchmark needs wrk: apt-get install wrk (make test installs it when run as root)"
+        message = f"{what} needs wrk: apt-get install wrk (make test installs it when run as root)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_the_load_benchmark_runs() -> None:
+    needs_wrk("the load benchmark")
     output = run("bench.load", "--seconds", "1", "--rounds", "2", "--catalog-size", "300")
     assert "setup / health" in output and "worker RSS, MB" in output
     assert "each round:" in output and "medians of 2 interleaved rounds" in output
@@ -51,11 +56,7 @@ def test_the_load_benchmark_runs() -> None:
 
 
 def test_the_decomposition_runs() -> None:
-    if shutil.which("wrk") is None:
-        message = "the decomposition needs wrk: apt-get install wrk (make test installs it when run as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    needs_wrk("the decomposition")
     output = run("bench.decompose", "--seconds", "1", "--rounds", "1", "--catalog-size", "300")
     rows = {line[:20].strip(): line[20:].split() for line in output.splitlines()[1:6]}
     assert list(rows) == ["health", "setup", "setup, no journal", "setup, no writes", "setup, 1 worker"], output
