@@ -8,11 +8,14 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator.catalog.generate import (
     DEFAULT_DATA_DIR,
@@ -25,7 +28,7 @@ from simulator.catalog.generate import (
     load_catalog_data,
     read_catalog_meta,
 )
-from simulator.catalog.models import CURRENCY_BY_LOCALE, PriceTier, Product
+from simulator.catalog.models import CURRENCY_BY_LOCALE, PriceTier, Product, SearchPage
 from simulator.catalog.repository import get_product, get_products, list_categories, search
 
 SIZE = 3000
@@ -487,6 +490,81 @@ def test_german_search_finds_german_titles(conn: sqlite3.Connection) -> None:
 def test_or_fallback_when_no_product_has_all_words(conn: sqlite3.Connection) -> None:
     page = search(conn, "stapler zzzqqq")
     assert page.total == search(conn, "stapler").total > 0
+
+
+def asins(page: SearchPage) -> list[str]:
+    return [p.asin for p in page.items]
+
+
+def test_a_word_that_folds_into_two_is_looked_up_as_two(conn: sqlite3.Connection) -> None:
+    # NFKD makes "½" "1⁄2"; the index keeps no positions, so "1⁄2" as one quoted string (a phrase
+    # of two tokens) would be refused.
+    assert search(conn, "½ stapler").total == search(conn, "1 2 stapler").total
+    assert asins(search(conn, "½ stapler")) == asins(search(conn, "1 2 stapler"))
+
+
+def test_a_word_the_tokenizer_cuts_in_two_is_left_out(conn: sqlite3.Connection) -> None:
+    # U+19B0, a New Tai Lue vowel sign, is a letter to Python and was a mark in Unicode 6.1, which
+    # SQLite's unicode61 tokenizer follows: it cuts "a\u19b0b" in two, a phrase the index refuses.
+    word = "a\u19b0b"
+    assert word.isalnum()
+    with pytest.raises(sqlite3.OperationalError, match="phrase queries are not supported"):
+        conn.execute("SELECT rowid FROM products_fts WHERE products_fts MATCH ?", (f'"{word}"',)).fetchall()
+    assert asins(search(conn, f"stapler {word}", limit=50)) == asins(search(conn, "stapler", limit=50))
+    assert search(conn, f"stapler {word}").total == search(conn, "stapler").total > 0
+    nothing = search(conn, word)  # nothing in it can be looked up: not the whole catalogue
+    assert nothing.total == 0 and nothing.items == []
+
+
+def test_ranking_scores_equal_counting_every_word(conn: sqlite3.Connection) -> None:
+    """The scores, from FTS5's token counts and word occurrences, equal cutting every text into words."""
+    from simulator.catalog import repository
+
+    def reference(seqs: list[int], words: list[str], idf: dict[str, float]) -> dict[int, float]:
+        rows = conn.execute(repository._TEXTS.format(", ".join("?" * len(seqs))), seqs).fetchall()
+        counted = []
+        for row in rows:
+            frequencies, length = [0.0] * len(words), 0
+            for weight, text in zip(repository._WEIGHTS, row[1:], strict=True):
+                tokens = repository._WORD.findall(repository.fold(str(text)))
+                length += len(tokens)
+                for i, word in enumerate(words):
+                    frequencies[i] += weight * tokens.count(word)
+            counted.append((row[0], frequencies, length))
+        average = sum(c[2] for c in counted) / len(counted)
+        scores = {}
+        for seq, frequencies, length in counted:
+            norm = 1.2 * (1 - 0.75 + 0.75 * length / average)
+            scores[seq] = sum(idf[w] * tf * 2.2 / (tf + norm) for w, tf in zip(words, frequencies, strict=True) if tf)
+        return scores
+
+    for query in ("stapler", "paper white", "bürostuhl", "kugelschreiber blau", "with pack"):
+        words = [repository.fold(w) for w in repository.query_words(query)]
+        seqs = [row[0] for row in conn.execute(
+            "SELECT rowid FROM products_fts WHERE products_fts MATCH ? ORDER BY rowid LIMIT 200",
+            (repository.fts_query(words, any_word=True),),
+        )]  # fmt: skip
+        idf = {w: 1.0 + i for i, w in enumerate(words)}
+        got = repository._scores(conn, seqs, words, idf)
+        assert len(seqs) > 5 and got == pytest.approx(reference(seqs, words, idf), rel=1e-12), query
+
+
+@given(
+    text=st.text(st.sampled_from("ab1 ä-_.x\u00dfo"), max_size=40),
+    word=st.text(st.sampled_from("ab1x\u00df"), min_size=1, max_size=3),
+)
+def test_occurrences_counts_whole_words(text: str, word: str) -> None:
+    from simulator.catalog.repository import _WORD, occurrences
+
+    assert occurrences(text, word) == _WORD.findall(text).count(word)
+
+
+def test_the_index_is_one_segment_without_positions(tmp_path: Path) -> None:
+    # Each commit of a build writes a segment (six here); the build merges them into one at the end.
+    with closing(build_file(tmp_path / "c.sqlite3", size=3000, seed=SEED, commit_every=500, batch_size=500)) as conn:
+        assert conn.execute("SELECT count(DISTINCT segid) FROM products_fts_idx").fetchone()[0] == 1
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'products_fts'").fetchone()[0]
+        assert "detail=column" in sql
 
 
 # --------------------------------------------------------------------------- connections

@@ -110,6 +110,8 @@ _FIRST_MATCHES_UP_TO: Final = (
 # Document frequencies of words, per catalogue (its catalog_meta): they only change with a rebuild.
 _FREQUENCIES: dict[tuple[tuple[tuple[Any, ...], ...], str], float] = {}
 _FREQUENCIES_KEPT: Final = 50_000
+# Whether the tokenizer takes a non-ASCII word as one term (_searchable); the same for every catalogue.
+_ONE_TERM: dict[str, bool] = {}
 _TEXTS: Final = """SELECT p.seq, p.title_en, p.title_de, p.brand,
        c.name_en || ' ' || c.name_de || ' ' || s.name_en || ' ' || s.name_de,
        p.description_en || ' ' || p.description_de, p.asin, p.manufacturer_part_id
@@ -117,6 +119,11 @@ FROM products AS p
 JOIN categories AS c ON c.id = p.category_id
 JOIN categories AS s ON s.id = p.subcategory_id
 WHERE p.seq IN ({})"""
+# Between a product's columns while they are folded together: not a letter or a digit, and
+# neither lower() nor NFKD turns anything into it or it into anything.
+_COLUMN_BREAK: Final = "\x00"
+# Each product's number of tokens per column, as FTS5 counted them (docs: "The %_docsize table").
+_DOC_SIZES: Final = "SELECT id, sz FROM products_fts_docsize WHERE id IN ({})"
 _BY_SEQ: Final = _SELECT.replace("\nFROM products AS p", ", p.seq\nFROM products AS p", 1) + "\nWHERE p.seq IN ({})"
 
 _CATEGORIES: Final = """SELECT c.id, c.name_en, c.name_de, c.unspsc, c.parent_id, c.product_count
@@ -253,6 +260,34 @@ def fts_query(words: Iterable[str], *, any_word: bool = False) -> str:
     return (" OR " if any_word else " AND ").join(quoted)
 
 
+def _searchable(conn: sqlite3.Connection, words: list[str]) -> list[str]:
+    """``words`` without those the index cannot look up as one term.
+
+    The index keeps no word positions (``detail=column``), so a quoted string that the tokenizer
+    cuts into two tokens — a phrase — is refused. Every ASCII word is one token; of the letters
+    Python counts as such, a few were marks in Unicode 6.1, whose tables SQLite's unicode61
+    tokenizer follows, and it cuts a word there (New Tai Lue vowel signs, for example). No product
+    text has them, so such a word could match nothing anyway.
+    """
+    kept = []
+    for word in words:
+        one_term = word.isascii() or _ONE_TERM.get(word)
+        if one_term is None:
+            try:
+                _ids(conn, _FIRST_MATCHES, (fts_query([word]), 1))
+                one_term = True
+            except sqlite3.OperationalError as error:
+                if "phrase" not in str(error):
+                    raise
+                one_term = False
+            if len(_ONE_TERM) >= _FREQUENCIES_KEPT:
+                _ONE_TERM.clear()
+            _ONE_TERM[word] = one_term
+        if one_term:
+            kept.append(word)
+    return kept
+
+
 def _category_level(conn: sqlite3.Connection, category: str | None) -> str | None:
     """None for no filter, "category"/"subcategory" for a known id; raises LookupError for an unknown one."""
     if category is None:
@@ -299,28 +334,65 @@ def _document_frequency(conn: sqlite3.Connection, word: str, rows: int) -> float
     return min(float(rows), COUNT_LIMIT * rows / max(position, COUNT_LIMIT))
 
 
+def occurrences(text: str, word: str) -> int:
+    """How often ``word`` (letters and digits) is a whole word of ``text``, as ``_WORD`` cuts it.
+
+    The same as ``_WORD.findall(text).count(word)`` (``[^\\W_]`` is what ``str.isalnum`` says),
+    without cutting the whole text into words: a candidate's description is long, and a query's
+    words are in it a few times at most.
+    """
+    found = 0
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            found += 1
+        start = text.find(word, start + 1)
+    return found
+
+
+def _token_count(sizes: bytes) -> int:
+    """A product's words in the index, from its FTS5 ``docsize`` record: a varint per column.
+
+    The last column, ``facet``, is the category filter's marks, not the product's text: it is left out.
+    """
+    counts: list[int] = []
+    value = 0
+    for byte in sizes:
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            counts.append(value)
+            value = 0
+    return sum(counts[: len(_WEIGHTS)])
+
+
 def _scores(
     conn: sqlite3.Connection, seqs: Sequence[int], words: Sequence[str], idf: dict[str, float]
 ) -> dict[int, float]:
     """bm25 of the products ``seqs`` (higher is better), computed here as FTS5 computes it.
 
-    The average document length is that of these products, not of the whole catalogue.
+    The average document length is that of these products, not of the whole catalogue. Each
+    product's length is the tokenizer's own count (FTS5 keeps it per column), and a word's
+    frequency is counted where it occurs, without cutting the texts into words.
     """
     if not seqs:
         return {}
-    rows = _fetchall(conn, _TEXTS.format(", ".join("?" * len(seqs))), seqs)
+    marks = ", ".join("?" * len(seqs))
+    lengths = {int(seq): _token_count(sizes) for seq, sizes in _fetchall(conn, _DOC_SIZES.format(marks), seqs)}
     counted: list[tuple[int, list[float], int]] = []
-    for row in rows:
+    for row in _fetchall(conn, _TEXTS.format(marks), seqs):
         frequencies = [0.0] * len(words)  # column-weighted, per word
-        length = 0
-        for weight, text in zip(_WEIGHTS, row[1:], strict=True):
-            tokens = _WORD.findall(fold(str(text)))
-            length += len(tokens)
-            for position, word in enumerate(words):
-                found = tokens.count(word)
-                if found:
-                    frequencies[position] += weight * found
-        counted.append((int(row[0]), frequencies, length))
+        texts = [str(text) for text in row[1:]]
+        folded = fold(_COLUMN_BREAK.join(texts))  # the columns folded at once, then apart again
+        columns = folded.split(_COLUMN_BREAK)
+        if len(columns) != len(texts):  # a text with the break in it
+            columns = [fold(text) for text in texts]
+        for position, word in enumerate(words):
+            if word in folded:
+                for weight, text in zip(_WEIGHTS, columns, strict=True):
+                    if word in text:
+                        frequencies[position] += weight * occurrences(text, word)
+        counted.append((int(row[0]), frequencies, lengths.get(int(row[0]), 0)))
     average = sum(length for _, _, length in counted) / len(counted) or 1.0
     scores: dict[int, float] = {}
     weights = [idf[word] for word in words]
@@ -378,8 +450,11 @@ def search(
         return SearchPage(items=[], total=0, limit=limit, offset=offset)
     filter_params: tuple[str, ...] = () if category is None else (category,)
 
-    words = [fold(w) for w in query_words(query)]
-    words = list(dict.fromkeys(w for w in words if w))
+    typed = query_words(query)
+    # Folding can make more than one word of one ("½" is "1⁄2"): each is looked up on its own.
+    words = _searchable(conn, list(dict.fromkeys(part for word in typed for part in _WORD.findall(fold(word)))))
+    if typed and not words:  # nothing in the query can be looked up: it finds nothing
+        return SearchPage(items=[], total=0, limit=limit, offset=offset)
     if not words:
         total = _listing_count(conn, category)
         rows = _fetchall(conn, _LIST[level], (*filter_params, limit, offset))
