@@ -12,11 +12,16 @@ each worker's user and system CPU time from ``/proc`` to give the CPU one reques
 - ``setup, 1 worker``: as it ships, with one worker: no second process commits in between, so
   SQLite's page cache is never thrown away.
 
+``--server granian`` runs the same variants under `Granian <https://github.com/emmett-framework/granian>`_
+(a Rust HTTP server: its own HTTP parser, keep-alive, one Python thread per worker) instead of
+gunicorn's sync workers, to tell the server's share of a request's cost from the simulator's
+(docs/performance.md, step 19). ``serve`` itself stays on gunicorn.
+
 The differences are the cost of the journal, of the session's write transaction and of two
 processes sharing one database. The variants exist only in this benchmark (it replaces functions
 in the worker before the app starts); the simulator has no switch that turns its journal off.
 
-    python -m bench.decompose [--seconds 8] [--rounds 3] [--connections 32]
+    python -m bench.decompose [--seconds 8] [--rounds 3] [--connections 32] [--server gunicorn|granian]
 
 Linux only (``/proc``); needs wrk, like ``bench.load``.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import shutil
 import statistics
@@ -51,6 +57,20 @@ VARIANTS: dict[str, tuple[int, str, bool, str]] = {
     "setup, no writes": (2, "/punchout", True, "writes"),
     "setup, 1 worker": (1, "/punchout", True, ""),
 }
+
+
+def server_command(server: str, workers: int, port: int) -> list[str]:
+    """The command that serves ``application()`` on 127.0.0.1:port; workers are the master's children."""
+    if server == "granian":
+        return [
+            *(sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(workers)),
+            *("--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(port)),
+            *("--factory", "bench.decompose:application"),
+        ]
+    return [
+        *(sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}"),
+        "bench.decompose:application()",
+    ]
 
 
 def setup_body() -> bytes:
@@ -94,7 +114,7 @@ def application() -> Any:
 
 
 def _cpu_ticks(master: int) -> tuple[int, int]:
-    """User and system clock ticks of the gunicorn workers (the children of its master) so far."""
+    """User and system clock ticks of the server's workers (the children of its master) so far."""
     user = system = 0
     for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
         with contextlib.suppress(OSError):
@@ -103,7 +123,9 @@ def _cpu_ticks(master: int) -> tuple[int, int]:
     return user, system
 
 
-def measure(name: str, config: Config, seconds: int, connections: int, script: Path) -> dict[str, float]:
+def measure(
+    name: str, config: Config, seconds: int, connections: int, script: Path, server_name: str = "gunicorn"
+) -> dict[str, float]:
     workers, path, posts, leave_out = VARIANTS[name]
     port = free_port()
     env = {
@@ -112,9 +134,8 @@ def measure(name: str, config: Config, seconds: int, connections: int, script: P
         "DECOMPOSE_CATALOG_SIZE": str(config.catalog_size),
         "DECOMPOSE_LEAVE_OUT": leave_out,
     }
-    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}"]
     server = subprocess.Popen(
-        [*command, "bench.decompose:application()"],
+        server_command(server_name, workers, port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -147,9 +168,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="run the variants N times in turn; medians")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--catalog-size", type=int, default=5000)
+    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn", help="default: gunicorn")
     args = parser.parse_args()
     if shutil.which("wrk") is None or not Path("/proc/self/stat").exists():
         print("needs wrk (apt-get install wrk) and Linux's /proc")
+        return 2
+    if args.server == "granian" and importlib.util.find_spec("granian") is None:
+        print("--server granian needs Granian: pip install granian (make test installs it)")
         return 2
     from simulator.app import prepare_data_dir
 
@@ -162,11 +187,12 @@ def main() -> int:
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
         for _ in range(max(1, args.rounds)):
             for name in VARIANTS:
-                runs[name].append(measure(name, config, args.seconds, args.connections, script))
+                runs[name].append(measure(name, config, args.seconds, args.connections, script, args.server))
     finally:
         shutil.rmtree(data, ignore_errors=True)
     median = {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
-    print(f"{'':<20}{'req/s':>8}{'p99 ms':>8}{'user ms':>9}{'sys ms':>8}{'CPU ms':>8}   per request, in the workers")
+    columns = f"{'req/s':>8}{'p99 ms':>8}{'user ms':>9}{'sys ms':>8}{'CPU ms':>8}"
+    print(f"{args.server:<20}{columns}   per request, in the workers")
     total = {name: r["user_ms"] + r["system_ms"] for name, r in median.items()}
     for name, r in median.items():
         rate, p99, user, system = r["rps"], r.get("p99_ms", 0), r["user_ms"], r["system_ms"]
@@ -177,6 +203,7 @@ def main() -> int:
     print(f"the session and its write transaction: {total['setup, no journal'] - total['setup, no writes']:.2f} ms")
     print(f"reading, checking and answering:       {total['setup, no writes'] - total['health']:.2f} ms")
     print(f"two processes sharing the database:    {total['setup'] - total['setup, 1 worker']:.2f} ms")
+    print(f"setup / health (req/s):                {median['setup']['rps'] / median['health']['rps']:.2f}")
     return 0
 
 

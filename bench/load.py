@@ -93,7 +93,7 @@ def wait_until_healthy(base: str, seconds: float = 120) -> None:
         try:
             if requests.get(f"{base}/__admin/health", timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still starting
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the server at {base} did not answer its health check within {seconds:.0f} s")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,9 +58,11 @@ def test_the_load_benchmark_runs() -> None:
     assert re.search(r"WAL file, largest after an endpoint's run: \d+ MB", output), output
 
 
-def test_the_decomposition_runs() -> None:
+@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+def test_the_decomposition_runs(server: str) -> None:
     needs_wrk("the decomposition")
-    output = run("bench.decompose", "--seconds", "1", "--rounds", "1", "--catalog-size", "300")
+    output = run("bench.decompose", "--seconds", "1", "--rounds", "1", "--catalog-size", "300", "--server", server)
+    assert output.splitlines()[0].startswith(server), output
     rows = {line[:20].strip(): line[20:].split() for line in output.splitlines()[1:6]}
     assert list(rows) == ["health", "setup", "setup, no journal", "setup, no writes", "setup, 1 worker"], output
     for cells in rows.values():  # req/s, p99, user, system, CPU per request: all measured
@@ -65,6 +70,7 @@ def test_the_decomposition_runs() -> None:
     assert "errors: 0" in output, output
     for part in ("the journal", "the session and its write transaction", "two processes sharing the database"):
         assert re.search(rf"{part}[^\n]*:\s+-?\d+\.\d\d ms", output), output
+    assert re.search(r"setup / health \(req/s\):\s+\d\.\d\d\n", output), output
 
 
 def test_a_decomposition_variant_leaves_out_what_it_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,3 +111,42 @@ def test_the_bare_endpoint_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     answer = etree.fromstring(client.post("/setup", data=setup_request(), content_type="text/xml").data)
     assert answer.get("payloadID") == "1700000000.1@buyer.test.answer"
     assert answer.find("Response/Status").get("code") == "200"
+
+
+class _SlowStart(http.server.BaseHTTPRequestHandler):
+    """A server whose first answer takes longer than the wait's one-second read timeout."""
+
+    answered = 0
+
+    def do_GET(self) -> None:
+        type(self).answered += 1
+        if type(self).answered == 1:
+            time.sleep(1.5)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_wait_for_the_server_outlasts_a_slow_first_answer() -> None:
+    """A worker still starting (a read timeout) is waited for, as a port not yet listening is."""
+    from bench.load import wait_until_healthy
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowStart)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{server.server_address[1]}", seconds=10)
+        assert _SlowStart.answered >= 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_wait_for_the_server_gives_up_at_its_deadline() -> None:
+    from bench.load import free_port, wait_until_healthy
+
+    port = free_port()  # nothing listens there
+    with pytest.raises(RuntimeError, match=rf"127.0.0.1:{port} did not answer its health check within 1 s"):
+        wait_until_healthy(f"http://127.0.0.1:{port}", seconds=1)
