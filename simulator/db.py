@@ -409,8 +409,12 @@ _checkpointed: set[str] = set()
 #: restarts it.
 WAL_RESTART_FRAMES = 16_384
 #: How long a restart waits for readers, holding the writer lock, before it gives up; and how long
-#: the checkpointer then leaves the WAL alone (a reader that stays, such as an open sqlite3 shell).
+#: the checkpointer then leaves the WAL alone: RESTART_FIRST_BACKOFF_SECONDS after the first busy
+#: try, twice as long after each next one, at most RESTART_BACKOFF_SECONDS (a reader that stays,
+#: such as an open sqlite3 shell). Under load the readers are only busy for a moment, and every
+#: second without a restart is about 100 MB more WAL (docs/performance.md, step 21).
 RESTART_WAIT_SECONDS = 0.05
+RESTART_FIRST_BACKOFF_SECONDS = 0.25
 RESTART_BACKOFF_SECONDS = 5.0
 
 
@@ -427,7 +431,8 @@ class Checkpointer:
     and runs a RESTART checkpoint; the next writer then starts the WAL from its beginning, and the
     file stays about as large as what was written between two restarts. A reader that keeps an old
     snapshot open prevents the restart: the checkpointer gives up after RESTART_WAIT_SECONDS, so
-    that writers do not wait for it, and tries again RESTART_BACKOFF_SECONDS later.
+    that writers do not wait for it, and tries again a quarter of a second later, then at doubling
+    intervals up to RESTART_BACKOFF_SECONDS while the restart stays busy.
     """
 
     def __init__(self, path: Path, interval: float = 0.25, restart_frames: int = WAL_RESTART_FRAMES) -> None:
@@ -436,6 +441,7 @@ class Checkpointer:
         self.restart_frames = restart_frames
         self.restarts = 0  # RESTART checkpoints done
         self._next_restart = 0.0  # monotonic time before which no restart is tried (after a busy one)
+        self._backoff = RESTART_FIRST_BACKOFF_SECONDS  # the wait after the next busy restart
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -486,9 +492,11 @@ class Checkpointer:
         try:
             busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
             if busy:  # a reader is still on an old snapshot: leave it be for a while
-                self._next_restart = time.monotonic() + RESTART_BACKOFF_SECONDS
+                self._next_restart = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, RESTART_BACKOFF_SECONDS)
             else:
                 self.restarts += 1
+                self._backoff = RESTART_FIRST_BACKOFF_SECONDS
         finally:
             if fd is not None:
                 _unlock(fd)
