@@ -210,6 +210,30 @@ def test_progress_on_a_terminal_draws_a_bar(tmp_path: Path) -> None:
     assert frames[-1].endswith(" s\n")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; malloc_trim is glibc's")
+def test_a_build_gives_its_memory_back(tmp_path: Path) -> None:
+    """serve builds the catalogue in the process that forks its workers: what the build freed must
+    not stay in that process's resident size (30,000 products: +43 MB kept without giving it back,
+    +8 MB with)."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from pathlib import Path
+        from simulator.app import prepare_data_dir
+        from simulator.config import Config
+        def rss():
+            return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) // 1024
+        before = rss()
+        prepare_data_dir(Config(data_dir=Path({str(tmp_path / "data")!r}), catalog_size=30_000))
+        print(rss() - before)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    grown = int(done.stdout.strip().splitlines()[-1])
+    assert grown < 25, f"the process kept {grown} MB after building the catalogue"
+
+
 # --------------------------------------------------------------------------- bounded search
 
 
