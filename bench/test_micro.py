@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from simulator.app import create_app
 from simulator.catalog import repository
@@ -27,12 +28,12 @@ from tests.helpers import order_request, setup_request
 SETUP = setup_request(extrinsics={"CostCenter": "CC-1", "UniqueName": "alice"})
 
 
-def test_parse_setup_request(benchmark) -> None:  # type: ignore[no-untyped-def]
+def test_parse_setup_request(benchmark: BenchmarkFixture) -> None:
     root = benchmark(lambda: parse_document(SETUP).root)
     assert read_punchout_setup_request(root).buyer_cookie == "cookie-1"
 
 
-def test_validate_setup_request(benchmark, dtds: DtdRegistry) -> None:  # type: ignore[no-untyped-def]
+def test_validate_setup_request(benchmark: BenchmarkFixture, dtds: DtdRegistry) -> None:
     document = parse_document(SETUP)
     result = benchmark(lambda: dtds.validate(document.root, dtd_name="cXML", version="1.2.069"))
     assert result.valid
@@ -63,7 +64,7 @@ def _message(lines: int) -> PunchOutOrderMessage:
     return PunchOutOrderMessage("cookie", "create", Money(Decimal("12.99"), usd), None, None, (item,) * lines)
 
 
-def test_build_cart_message_10_lines(benchmark) -> None:  # type: ignore[no-untyped-def]
+def test_build_cart_message_10_lines(benchmark: BenchmarkFixture) -> None:
     env = Envelope(
         "1@amazon.com",
         "2026-01-01T00:00:00.000+00:00",
@@ -83,18 +84,20 @@ def catalogue(template_data_dir: Path) -> sqlite3.Connection:
 
 
 @pytest.mark.parametrize("query", ["paper", "blue ink pens", "test product"])
-def test_search(benchmark, catalogue: sqlite3.Connection, query: str) -> None:  # type: ignore[no-untyped-def]
+def test_search(benchmark: BenchmarkFixture, catalogue: sqlite3.Connection, query: str) -> None:
     page = benchmark(lambda: repository.search(catalogue, query, limit=20))
     assert page.total > 0
 
 
 @pytest.mark.parametrize("query", ["with", "pack office"])
-def test_search_common_words_in_a_category_later_page(benchmark, catalogue: sqlite3.Connection, query: str) -> None:  # type: ignore[no-untyped-def]
+def test_search_common_words_in_a_category_later_page(
+    benchmark: BenchmarkFixture, catalogue: sqlite3.Connection, query: str
+) -> None:
     page = benchmark(lambda: repository.search(catalogue, query, category="office-supplies", limit=20, offset=60))
     assert page.total > 0 and all(p.category_id == "office-supplies" for p in page.items)
 
 
-def test_product_page_lookup(benchmark, catalogue: sqlite3.Connection) -> None:  # type: ignore[no-untyped-def]
+def test_product_page_lookup(benchmark: BenchmarkFixture, catalogue: sqlite3.Connection) -> None:
     assert benchmark(lambda: repository.get_product(catalogue, "B0TESTSLOW")) is not None
 
 
@@ -108,12 +111,12 @@ def bench_client(tmp_path_factory: pytest.TempPathFactory, template_data_dir: Pa
     return app.test_client()
 
 
-def test_whole_setup_request(benchmark, bench_client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
+def test_whole_setup_request(benchmark: BenchmarkFixture, bench_client: FlaskClient) -> None:
     response = benchmark(lambda: bench_client.post("/punchout", data=SETUP, headers={"Content-Type": "text/xml"}))
     assert b'code="200"' in response.data
 
 
-def test_whole_order_request_10_lines(benchmark, bench_client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
+def test_whole_order_request_10_lines(benchmark: BenchmarkFixture, bench_client: FlaskClient) -> None:
     counter = iter(range(10**9))
 
     def order() -> bytes:
