@@ -9,12 +9,18 @@ With ``--rounds N`` the three endpoints are driven N times in turn and each figu
 its N runs, with the range beside it: on a shared machine whose speed drifts, interleaved rounds
 keep the setup/health ratio honest (docs/performance.md, "Method").
 
-    python -m bench.load [--seconds 10] [--rounds 3] [--connections 32] [--catalog-size 5000]
+With ``--bare`` each round also drives the performance issue's yardstick, ``bench/bare_endpoint.py``
+(Flask + lxml + SQLite: parse a setup request, insert one row, answer) under the same gunicorn
+settings, and prints the simulator's setup rate as a fraction of the bare endpoint's — a figure
+measured in the same minutes, so it holds on a machine whose speed drifts.
+
+    python -m bench.load [--seconds 10] [--rounds 3] [--connections 32] [--catalog-size 5000] [--bare]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -86,17 +92,51 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path | None) -> di
     return result
 
 
-def wait_until_healthy(base: str, seconds: float = 120) -> None:
+def wait_until_healthy(base: str, seconds: float = 120, path: str = "/__admin/health") -> None:
     """Wait for the server at ``base`` to answer its health check (it may be building its catalogue)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base}/__admin/health", timeout=1).ok:
+            if requests.get(f"{base}{path}", timeout=1).ok:
                 return
         except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still starting
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the server at {base} did not answer its health check within {seconds:.0f} s")
+
+
+def start_bare_endpoint(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The issue's bare endpoint under gunicorn (sync workers, as ``serve``), its database in ``data``."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-k",
+            "sync",
+            "-b",
+            f"127.0.0.1:{port}",
+            "bench.bare_endpoint:app",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BARE_DATABASE": str(data / "bare-endpoint.sqlite3")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, seconds=60, path="/health")
+        answer = requests.post(f"{base}/setup", data=setup_request(), headers={"Content-Type": "text/xml"}, timeout=10)
+        if 'code="200"' not in answer.text:
+            raise RuntimeError(f"the bare endpoint did not answer the setup request:\n{answer.text}")
+    except BaseException:
+        server.terminate()
+        server.wait(timeout=30)
+        raise
+    return server, base
 
 
 def journal_count(base: str, criteria: dict[str, object]) -> int:
@@ -130,6 +170,13 @@ def worker_rss_mb(master: int) -> list[float]:
     return sorted(sizes)
 
 
+def print_ratio(runs: dict[str, list[dict[str, float]]], one: str, other: str, remark: str = "") -> None:
+    """``one``'s requests per second over ``other``'s: the median of the rounds' ratios, and each."""
+    ratios = [a["rps"] / b["rps"] for a, b in zip(runs[one], runs[other], strict=True)]
+    each = f" (each round: {', '.join(f'{x:.2f}' for x in ratios)})" if len(ratios) > 1 else ""
+    print(f"{one} / {other} = {statistics.median(ratios):.2f}{each}{remark}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
@@ -137,6 +184,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--catalog-size", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--bare", action="store_true", help="also drive bench/bare_endpoint.py in every round")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (make bench does it when run as root)")
@@ -161,6 +209,7 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    bare: subprocess.Popen[bytes] | None = None
     try:
         wait_until_healthy(base)
         # the demo account is in test status: orders are confirmed only (documents held: no endpoint)
@@ -172,26 +221,36 @@ def main() -> int:
             path = data / f"{name}.lua"
             path.write_text(LUA_POST % body)
             scripts[name] = path
-        runs: dict[str, list[dict[str, float]]] = {"health": [], "setup": [], "order": []}
+        targets = [
+            ("health", f"{base}/__admin/health", None),
+            ("setup", f"{base}/punchout", scripts["setup"]),
+            ("order", f"{base}/orders", scripts["order"]),
+        ]
+        if args.bare:
+            bare, bare_base = start_bare_endpoint(data, args.workers)
+            targets += [
+                ("bare:health", f"{bare_base}/health", None),
+                ("bare:setup", f"{bare_base}/setup", scripts["setup"]),
+            ]
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in targets}
         memory = {"start": worker_rss_mb(server.pid)}
         wal_mb = 0.0
         for _ in range(max(1, args.rounds)):
-            for name, url, script in (
-                ("health", f"{base}/__admin/health", None),
-                ("setup", f"{base}/punchout", scripts["setup"]),
-                ("order", f"{base}/orders", scripts["order"]),
-            ):
+            for name, url, script in targets:
                 runs[name].append(run_wrk(url, args.seconds, args.connections, script))
-                memory[name] = worker_rss_mb(server.pid)
-                wal_mb = max(wal_mb, wal_file_mb(data))
+                if not name.startswith("bare:"):
+                    memory[name] = worker_rss_mb(server.pid)
+                    wal_mb = max(wal_mb, wal_file_mb(data))
         # wrk counts HTTP errors only; a cXML refusal comes with HTTP 200: count those from the journal
-        refused = {"health": 0}
+        refused = {"health": 0, "bare:health": 0, "bare:setup": 0}  # the bare endpoint answers 200 or fails
         for name, doc_type in (("setup", "PunchOutSetupRequest"), ("order", "OrderRequest")):
             received = journal_count(base, {"type": doc_type, "direction": "in"})
             refused[name] = received - journal_count(base, {"type": doc_type, "direction": "in", "cxml_status": 200})
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, bare):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
     try:
         # counted in the database itself: the admin API's order list stops counting at 10,000
         with closing(sqlite3.connect(Config(data_dir=data).database_path)) as conn:
@@ -211,9 +270,10 @@ def main() -> int:
             f"{name:<10}{r['rps']:>10.0f}{r.get('p50_ms', 0):>10.1f}{r.get('p90_ms', 0):>10.1f}"
             f"{r.get('p99_ms', 0):>10.1f}{errors:>9}{spread if rounds > 1 else ''}"
         )
-    ratios = [s["rps"] / h["rps"] for s, h in zip(runs["setup"], runs["health"], strict=True)]
-    each = f" (each round: {', '.join(f'{x:.2f}' for x in ratios)})" if rounds > 1 else ""
-    print(f"setup / health = {statistics.median(ratios):.2f}{each}")
+    print_ratio(runs, "setup", "health")
+    if args.bare:
+        print_ratio(runs, "setup", "bare:setup")
+        print_ratio(runs, "bare:setup", "bare:health", "  (the performance issue measured 0.49)")
     if rounds > 1:
         print(f"medians of {rounds} interleaved rounds; req/s range in brackets")
     print("errors: HTTP errors, socket errors and answers other than cXML 200 (from the journal)")

@@ -47,12 +47,14 @@ def needs_wrk(what: str) -> None:
 
 def test_the_load_benchmark_runs() -> None:
     needs_wrk("the load benchmark")
-    output = run("bench.load", "--seconds", "1", "--rounds", "2", "--catalog-size", "300")
-    assert "setup / health" in output and "worker RSS, MB" in output
-    assert "each round:" in output and "medians of 2 interleaved rounds" in output
+    output = run("bench.load", "--seconds", "1", "--rounds", "2", "--catalog-size", "300", "--bare")
+    assert "worker RSS, MB" in output and "medians of 2 interleaved rounds" in output
+    for ratio in ("setup / health", "setup / bare:setup", "bare:setup / bare:health"):
+        assert re.search(rf"^{ratio} = \d\.\d\d \(each round: \d\.\d\d, \d\.\d\d\)", output, re.M), output
     rows = {cells[0]: cells for cells in map(str.split, output.splitlines()) if len(cells) >= 6 and cells[1].isdigit()}
     # every request new (unique payloadIDs across threads and rounds) and answered cXML 200
     assert rows["setup"][5] == rows["order"][5] == "0", output
+    assert rows["bare:health"][5] == rows["bare:setup"][5] == "0", output  # --bare: the yardstick ran beside it
     taken = re.search(r"([\d,]+) orders taken of ([\d,]+) received", output)
     assert taken is not None and taken.group(1) == taken.group(2), output
     assert re.search(r"WAL file, largest after an endpoint's run: \d+ MB", output), output
