@@ -57,6 +57,8 @@ def test_the_load_benchmark_runs() -> None:
     assert rows["bare:health"][5] == rows["bare:setup"][5] == "0", output  # --bare: the yardstick ran beside it
     taken = re.search(r"([\d,]+) orders taken of ([\d,]+) received", output)
     assert taken is not None and taken.group(1) == taken.group(2), output
+    # the orders' documents wait, held, instead of being posted to the simulator's own demo buyer
+    assert re.search(r"^outbox after the run: held [\d,]+ \(", output, re.M), output
     assert re.search(r"WAL file, largest after an endpoint's run: \d+ MB", output), output
 
 
