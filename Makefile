@@ -51,7 +51,7 @@ check-wrk:
 
 bench: $(STAMP) check-wrk
 	$(BIN)/pytest bench -q -p no:cacheprovider --benchmark-columns=mean,median,ops,rounds
-	$(BIN)/python -m bench.load --rounds 3 $(BENCH_ARGS)
+	$(BIN)/python -m bench.load --rounds 3 --bare $(BENCH_ARGS)
 	$(BIN)/python -m bench.decompose
 	$(BIN)/python -m bench.catalog $(CATALOG_BENCH_ARGS)
 	$(BIN)/python -m bench.tables $(TABLES_BENCH_ARGS)
