@@ -269,12 +269,12 @@ def main() -> int:
         name: {key: statistics.median(r.get(key, 0.0) for r in rs) for key in rs[0]} for name, rs in runs.items()
     }
     rounds = len(runs["health"])
-    print(f"{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>9}")
+    print(f"{'endpoint':<12}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>9}")
     for name, r in results.items():
         errors = int(sum(x["non_2xx"] + x["socket_errors"] for x in runs[name])) + refused[name]
         spread = f"   ({min(x['rps'] for x in runs[name]):.0f}–{max(x['rps'] for x in runs[name]):.0f})"
         print(
-            f"{name:<10}{r['rps']:>10.0f}{r.get('p50_ms', 0):>10.1f}{r.get('p90_ms', 0):>10.1f}"
+            f"{name:<12}{r['rps']:>10.0f}{r.get('p50_ms', 0):>10.1f}{r.get('p90_ms', 0):>10.1f}"
             f"{r.get('p99_ms', 0):>10.1f}{errors:>9}{spread if rounds > 1 else ''}"
         )
     print_ratio(runs, "setup", "health")
