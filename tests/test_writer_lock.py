@@ -185,7 +185,12 @@ def _write_without_pause(database: Path, seconds: float) -> tuple[int, int]:
 def test_under_sustained_writes_the_checkpointer_keeps_the_wal_bounded(database: Path) -> None:
     """PASSIVE checkpoints alone let the WAL grow as long as commits keep coming — to more than all
     that was written (measured: 385 MB for 250 MB); past restart_frames the checkpointer restarts
-    it, and the file stays about as large as what came between two restarts (measured: 17–25 MB)."""
+    it, and the file stays about as large as what came between two restarts (measured: 17–25 MB,
+    about a tenth of what was written). On a busy machine the restarts come later — the
+    checkpointer's thread waits for a core and for the GIL, and a restart that finds a reader backs
+    off (step 21 of docs/performance.md): 21 MB of 75 MB with three CPU hogs beside it, 60 MB of
+    166 MB once in a full test run. So the bound is half of what was written: still far below the
+    growth without restarts."""
     checkpointer = db.Checkpointer(database, interval=0.02, restart_frames=256)  # 1 MB of 4 KB pages
     checkpointer.start()
     try:
@@ -194,7 +199,7 @@ def test_under_sustained_writes_the_checkpointer_keeps_the_wal_bounded(database:
         checkpointer.stop()
     assert checkpointer.restarts > 0
     assert written > 40 * 1024 * 1024, "the test wrote too little to tell"
-    assert largest < written / 4, f"the WAL grew to {largest:,} bytes of {written:,} written"
+    assert largest < written / 2, f"the WAL grew to {largest:,} bytes of {written:,} written"
     conn = db.connect(database)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == written // 16384
