@@ -35,8 +35,11 @@ def test_short_soak_with_a_flaky_buyer(tmp_path: Path, dtd_dir: Path) -> None:
         journal_max_rows=1000,
         rss_every=1.0,
         rss_growth=0.10,
-        outage_every=8.0,
-        outage_seconds=0.5,
+        outage_every=6.0,  # three outages in 25 s
+        # Longer than the slowest "slow" answer (2 s), so that a dispatcher not stuck in a hang starts
+        # an attempt while the buyer is down. With 0.5 s outages a CI run once saw three outages and
+        # no refused attempt: 79 slow answers of up to 2 s each kept the four dispatchers busy.
+        outage_seconds=2.5,
         drain_seconds=90,
         data_root=tmp_path,
     )
