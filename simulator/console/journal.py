@@ -51,7 +51,13 @@ def pretty(body: str) -> str:
 
 
 def _answer_of(entry_id: int) -> dict[str, Any] | None:
-    row = context().conn.execute("SELECT id FROM journal WHERE in_reply_to = ? ORDER BY id LIMIT 1", (entry_id,))
+    """The answer to a request: written with it or right after it, so looked for in the ids just
+    beyond (``in_reply_to`` has no index; without the range this read the journal from its first
+    entry, seconds at a million rows)."""
+    row = context().conn.execute(
+        "SELECT id FROM journal WHERE id > ? AND id <= ? AND in_reply_to = ? ORDER BY id LIMIT 1",
+        (entry_id, entry_id + journal.ANSWER_WINDOW, entry_id),
+    )
     found = row.fetchone()
     return _with_body(int(found["id"])) if found else None
 
