@@ -2,10 +2,12 @@
 
 Builds a data dir, fills ``journal`` and ``outbox`` with ``--rows`` rows each (realistic shapes:
 setup and order exchanges of 25 accounts, unique payloadIDs, 1.5 KB bodies; outbox rows mostly
-delivered, some pending, failed and dead), then times, in-process through the Flask test client:
-a PunchOutSetupRequest and a 10-line OrderRequest (index upkeep on big tables), the admin API's
+delivered, some pending, failed and dead) and the order tables with a tenth as many orders of 10
+lines and one shipment each, then times, in-process through the Flask test client: a
+PunchOutSetupRequest and a 10-line OrderRequest (index upkeep on big tables), the admin API's
 journal and outbox lists with each filter and a deep page, the unmatched requests, the console's
-journal and orders pages, and the outbox's "what is due" query. Prints p50/p95 per operation.
+journal, journal entry, orders and dashboard pages, and the outbox's "what is due" query. Prints
+p50/p95 per operation.
 
     python -m bench.tables [--rows 1000000] [--repeat 40]
 """
@@ -13,7 +15,9 @@ journal and orders pages, and the outbox's "what is due" query. Prints p50/p95 p
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -90,6 +94,60 @@ def _outbox_rows(count: int, start: datetime) -> Iterator[tuple[object, ...]]:
         )
 
 
+ORDER_LINES = 10
+ASINS = ("B0TESTSLOW", "B0TESTBACK", "B0TESTPART", "B0TESTSPLT")
+
+
+Row = tuple[object, ...]
+
+
+def _order_rows(count: int, start: datetime) -> Iterator[tuple[Row, list[Row], Row]]:
+    """(order, its lines, its shipment): orders of the 25 accounts over months, users, cost centers."""
+    for n in range(count):
+        created = start + timedelta(minutes=n)
+        stamp = created.isoformat(timespec="milliseconds")
+        order_pk = f"ord_{n:016x}"
+        promised = (created + timedelta(days=3)).isoformat(timespec="milliseconds")
+        delivered = (created + timedelta(days=2 + n % 3)).isoformat(timespec="milliseconds")
+        order = (order_pk, ACCOUNTS[n % len(ACCOUNTS)], f"PO-{n}", f"bench-order-{n}@buyer.test", "new", stamp,
+                 "rejected" if n % 50 == 0 else "accepted", 0, "EUR" if n % 20 == 0 else "USD",
+                 f"user{n % 40}@buyer.test", b"<cXML/>", stamp, f"CC-{n % 12}" if n % 4 else "")  # fmt: skip
+        lines: list[Row] = []
+        for k in range(1, ORDER_LINES + 1):
+            accepted, backordered, rejected = (1, 1, 0) if k == 3 else (0, 0, 2) if k == 7 else (2, 0, 0)
+            asin = ASINS[(n + k) % len(ASINS)]
+            lines.append((order_pk, k, asin, "EA", 2, "12.50", "12.50", accepted, backordered, rejected, promised))
+        shipped = json.dumps([{"line_number": k, "quantity": 2} for k in range(1, ORDER_LINES + 1)])
+        shipment = (f"shp_{n:016x}", order_pk, f"111-{n:07d}", "UPS", f"1Z{n:010d}", "https://ups.example/", stamp,
+                    delivered, shipped)  # fmt: skip
+        yield order, lines, shipment
+
+
+def fill_orders(conn: sqlite3.Connection, count: int, start: datetime) -> None:
+    made = _order_rows(count, start)
+    for first in range(0, count, BATCH // ORDER_LINES):
+        batch = [next(made) for _ in range(min(BATCH // ORDER_LINES, count - first))]
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO orders (id, account_id, order_id, payload_id, type, order_date, status, test, currency,"
+            " user_email, answer_body, created_at, answer_code, answer_http, cost_center)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 200, 200, ?)",
+            (order for order, _, _ in batch),
+        )
+        conn.executemany(
+            "INSERT INTO order_lines (order_pk, line_number, supplier_part_id, unit_of_measure, quantity,"
+            " ordered_unit_price, unit_price, accepted, backordered, rejected, delivery_date)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (line for _, lines, _ in batch for line in lines),
+        )
+        conn.executemany(
+            "INSERT INTO shipments (shipment_id, order_pk, confirm_id, carrier, tracking_number, tracking_url,"
+            " ship_at, delivery_date, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (shipment for _, _, shipment in batch),
+        )
+        conn.execute("COMMIT")
+
+
 def fill(config: Config, rows: int) -> float:
     started = time.perf_counter()
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,6 +168,7 @@ def fill(config: Config, rows: int) -> float:
             (next(documents) for _ in range(min(BATCH, rows))),
         )
         conn.execute("COMMIT")
+    fill_orders(conn, rows // ORDER_LINES, start)
     conn.execute("ANALYZE")
     conn.close()
     return time.perf_counter() - started
@@ -135,7 +194,11 @@ def main() -> int:
     data = Path(tempfile.mkdtemp(prefix="punchout-tables-"))
     config = Config(data_dir=data, catalog_size=2000, outbox_interval=0)
     prepare_data_dir(config)
-    print(f"filling journal and outbox with {args.rows:,} rows each …", flush=True)
+    print(
+        f"filling journal and outbox with {args.rows:,} rows each, {args.rows // ORDER_LINES:,} orders"
+        f" of {ORDER_LINES} lines …",
+        flush=True,
+    )
     seconds = fill(config, args.rows)
     size = sum(p.stat().st_size for p in data.glob("simulator.sqlite3*")) / 1e9
     print(f"filled in {seconds:.0f} s; database {size:.2f} GB")
@@ -186,6 +249,8 @@ def main() -> int:
         ("outbox, what is due", due),
         ("console journal", get("/console/journal")),
         ("console orders", get("/console/orders")),
+        ("console journal entry, newest", get(f"/console/journal/{args.rows - 1}")),
+        ("console dashboard", get("/console/dashboard")),
     ]
     print(f"\n{'operation':32s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for name, fn in operations:

@@ -27,8 +27,10 @@ def run(*args: str, timeout: float = 300) -> str:
 
 def test_the_table_benchmark_runs() -> None:
     output = run("bench.tables", "--rows", "3000", "--repeat", "2")
-    for operation in ("PunchOutSetupRequest", "journal, one payloadID", "outbox, what is due", "console journal"):
+    operations = ("PunchOutSetupRequest", "journal, one payloadID", "outbox, what is due", "console journal")
+    for operation in (*operations, "console journal entry, newest", "console dashboard"):
         assert operation in output
+    assert "300 orders of 10 lines" in output
 
 
 def test_the_catalogue_benchmark_runs() -> None:

@@ -308,6 +308,7 @@ ADDED_COLUMNS = {
     "journal": {"scenario": "TEXT"},
     "outbox": {"fault": "TEXT", "recipe": "BLOB"},
     "scenarios": {"activation": "INTEGER NOT NULL DEFAULT 0"},
+    "orders": {"cost_center": "TEXT"},
 }
 
 

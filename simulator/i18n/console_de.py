@@ -280,10 +280,8 @@ GERMAN.update(
             "Monat: das Bestelldatum. Kategorie: die Katalogkategorie des Produkts der Position. Benutzer: die "
             "Benutzer-E-Mail der Bestellung."
         ),
-        "Cost center: the order tables keep no extrinsics, so it is read from the order request in the journal "
-        "(a header Extrinsic named CostCenter); — when there is none.": (
-            "Kostenstelle: Die Bestelltabellen speichern keine Extrinsics, daher wird sie aus der Bestellanfrage im "
-            "Journal gelesen (ein Extrinsic CostCenter im Kopf); — wenn es keines gibt."
+        "Cost center: the header Extrinsic named CostCenter of the order request; — when there is none.": (
+            "Kostenstelle: das Extrinsic CostCenter im Kopf der Bestellanfrage; — wenn es keines gibt."
         ),
         "Rejected and backordered: lines with any such unit among all lines of all orders received.": (
             "Abgelehnt und nachbestellt: Positionen mit mindestens einer solchen Einheit unter allen Positionen "

@@ -96,6 +96,7 @@ class Scheduler:
         self.ctx = ctx
         self.writes: list[Callable[[sqlite3.Connection], object]] = []
         self.confirm_ids: dict[int, str] = {}  # line number → the Amazon order number confirming it
+        self.promised: dict[int, str] = {}  # line number → the delivery date its confirmation promises
         self.order = order
         self.account = order.account
         self.rng = random.Random(order.payload_id)  # the same order gives the same numbers
@@ -247,6 +248,8 @@ class Scheduler:
                     )
                 )
             kept = line.accepted + line.backordered
+            if kept:
+                self.promised[line.line_number] = delivery  # stored with the line (the spend dashboard)
             line_total = _money((line.unit_price or Decimal(0)) * kept)
             line_shipping = line.shipping if kept else Decimal("0.00")
             total, shipping, taxable = (

@@ -249,9 +249,10 @@ def take_order(
                 "answer_http": http,
                 "answer_body": body,
                 "advisories": list(exchange.advisories),
+                "cost_center": cost_center(order),
             },
         )
-        _store_lines(ctx, order_pk, order, plan, scheduler.confirm_ids if scheduler else {})
+        _store_lines(ctx, order_pk, order, plan, scheduler)
         if scheduler is not None:
             scheduler.store(ctx.conn)
         emails.order_outcome(ctx, account, order_pk, order, plan, email)
@@ -316,8 +317,15 @@ def _masked_payment(order: OrderRequest) -> dict[str, str] | None:
     }
 
 
-def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan, confirm_ids: dict[int, str]) -> None:
+def cost_center(order: OrderRequest) -> str:
+    """The header's ``<Extrinsic name="CostCenter">``, as the spend dashboard groups by it; '' when none."""
+    return next((value.strip() for name, value in order.extrinsics if name == "CostCenter"), "")
+
+
+def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan, scheduler: Scheduler | None) -> None:
     planned = {line.line_number: line for line in plan.lines}
+    confirm_ids = scheduler.confirm_ids if scheduler else {}
+    promised = scheduler.promised if scheduler else {}
     rows = []
     for line in order.lines:
         p = planned.get(line.line_number)
@@ -340,7 +348,7 @@ def _store_lines(ctx: Context, order_pk: str, order: OrderRequest, plan: Plan, c
                 else (plan.order_reject.code if plan.order_reject else None),
                 "reject_message": p.reject_message if p else (plan.reject_message or None),
                 "seller": p.seller if p else None,
-                "delivery_date": None,
+                "delivery_date": promised.get(line.line_number),
                 "confirm_id": confirm_ids.get(line.line_number),
             }
         )

@@ -35,7 +35,10 @@ CREATE TABLE IF NOT EXISTS orders (
     answer_http INTEGER NOT NULL,
     answer_body BLOB NOT NULL,
     advisories TEXT NOT NULL DEFAULT '[]',
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- the header's <Extrinsic name="CostCenter">, for the spend dashboard: '' when there is none,
+    -- NULL for an order taken before this column (the dashboard then reads the request in the journal)
+    cost_center TEXT
 );
 CREATE INDEX IF NOT EXISTS orders_po ON orders (account_id, order_id);
 CREATE INDEX IF NOT EXISTS orders_created ON orders (created_at);
@@ -57,7 +60,7 @@ CREATE TABLE IF NOT EXISTS order_lines (
     reject_message TEXT,
     confirm_id TEXT,
     seller TEXT,
-    delivery_date TEXT,
+    delivery_date TEXT,  -- promised in the order's ConfirmationRequest; NULL for a line with none
     PRIMARY KEY (order_pk, line_number)
 );
 
