@@ -78,7 +78,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_seen_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_buyer_cookie ON sessions (buyer_cookie);
-CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id, created_at);
+-- The admin API lists sessions newest first by rowid (the order they were made), which this index
+-- keeps within an account; (account_id, created_at) before it left a sort of every session.
+DROP INDEX IF EXISTS sessions_account;
+CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account_id);
 
 CREATE TABLE IF NOT EXISTS cart_items (
     session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,

@@ -164,7 +164,7 @@ def find(
         conn,
         "sessions",
         {"buyer_cookie": buyer_cookie, "account_id": account_id},
-        order_by="created_at DESC, id DESC",
+        order_by="rowid DESC",  # newest first, as made: read from an index or the table's end, never sorted
         limit=limit,
         offset=offset,
     )
