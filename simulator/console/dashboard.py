@@ -107,9 +107,9 @@ def _top(values: dict[str, Decimal], other: str) -> list[tuple[str, Decimal]]:
     return [*ranked[: TOP - 1], (other, sum((v for _, v in ranked[TOP - 1 :]), Decimal("0")))]
 
 
-#: An order taken before ``orders.cost_center`` and ``order_lines.delivery_date`` were stored has a
-#: NULL cost center: its cost center is read from its request in the journal and its promised dates
-#: from its ConfirmationRequests, as before; every order taken since is aggregated by SQLite.
+# An order taken before ``orders.cost_center`` and ``order_lines.delivery_date`` were stored has a
+# NULL cost center: its cost center is read from its request in the journal and its promised dates
+# from its ConfirmationRequests, as before; every order taken since is aggregated by SQLite.
 
 #: One row per (month, user, cost center, ASIN, unit price) of the chosen currency's accepted orders:
 #: SQLite sums the units, Python multiplies each price (Decimal, as text in the table) once per row.
@@ -133,6 +133,7 @@ CROSS JOIN order_lines l ON l.order_pk = s.order_pk AND l.line_number = json_ext
 WHERE o.status = 'accepted' AND o.cost_center IS NOT NULL
 """
 
+#: The accepted orders with shipments among those older orders.
 _OLDER_SHIPPED = """
 SELECT o.id FROM orders o WHERE o.status = 'accepted' AND o.cost_center IS NULL
 AND EXISTS (SELECT 1 FROM shipments s WHERE s.order_pk = o.id)
